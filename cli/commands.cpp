@@ -1,0 +1,342 @@
+// convert, identify, mogrify, compare, composite and montage: argv rewrites and thin drivers over
+// the one engine (src/exec). No operator is implemented here.
+#include "cli/commands.h"
+
+#include <strings.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "src/core/magick.h"
+#include "src/exec/executor.h"
+#include "src/exec/io.h"
+
+namespace mtool::cli {
+
+namespace {
+
+void usage(const char* tool) {
+    std::printf("Version: mtool %s (ImageMagick 6 compatible)\n", MTOOL_VERSION);
+    std::printf("Usage: %s [options ...] file [ [options ...] file ...] [options ...] file\n", tool);
+    std::printf("Run `mtool -help` for the list of options and `man mtool` for details.\n");
+}
+
+/// Applies setting tokens to an ImageInfo as ImageMagick's tools do.
+bool apply_settings(::ImageInfo* info, const std::vector<std::string>& tokens, Context& ctx) {
+    std::vector<const char*> argv;
+    for (auto& t : tokens) argv.push_back(t.c_str());
+    argv.push_back(nullptr);
+    magick::Exception ex;
+    MogrifyImageInfo(info, static_cast<int>(tokens.size()), argv.data(), ex);
+    return !ex.drain(ctx.diag);
+}
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> list = {
+        {"convert", "convert between image formats and apply operators", &run_convert},
+        {"magick", "the same as convert", &run_convert},
+        {"identify", "describe the format and characteristics of images", &run_identify},
+        {"mogrify", "apply operators to images in place", &run_mogrify},
+        {"compare", "mathematically and visually compare two images", &run_compare},
+        {"composite", "overlap one image over another", &run_composite},
+        {"montage", "create a composite image by combining several images", &run_montage},
+    };
+    return list;
+}
+
+const Command* find_command(const std::string& name) {
+    for (const auto& c : commands())
+        if (name == c.name) return &c;
+    return nullptr;
+}
+
+int run_convert(Context& ctx, std::vector<std::string>& args) {
+    int status = 0;
+    if (handle_info_option(ctx, args, status)) return status;
+    if (args.size() < 2) {
+        usage(ctx.client.c_str());
+        return 0;
+    }
+    for (const auto& a : args) {
+        if (a == "-quiet") ctx.quiet = true;
+        if (a == "-regard-warnings") ctx.regard_warnings = true;
+    }
+    exec::Executor engine(ctx);
+    return engine.convert(args);
+}
+
+int run_identify(Context& ctx, std::vector<std::string>& raw) {
+    int status = 0;
+    if (handle_info_option(ctx, raw, status)) return status;
+    if (raw.empty()) {
+        usage("identify");
+        return 0;
+    }
+    std::vector<std::string> args = exec::expand_filenames(raw, ctx);
+    exec::Executor engine(ctx);
+    magick::InfoPtr info(AcquireImageInfo());
+    bool ok = true;
+    bool verbose = false;
+    bool any_file = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (magick::is_command_option(a)) {
+            magick::OptionInfo oi = magick::option_info(a);
+            if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "identify.c/IdentifyImageCommand");
+            if (i + oi.arity >= args.size())
+                throw Error(Severity::option_error, "missing argument", a, "identify.c/IdentifyImageCommand");
+            std::vector<std::string> tokens(args.begin() + static_cast<long>(i),
+                                            args.begin() + static_cast<long>(i + oi.arity + 1));
+            if (a == "-verbose") verbose = true;
+            if (a == "+verbose") verbose = false;
+            if (a == "-quiet") ctx.quiet = true;
+            if (a == "-regard-warnings") ctx.regard_warnings = true;
+            ok &= apply_settings(info.get(), tokens, ctx);
+            i += oi.arity;
+            continue;
+        }
+        any_file = true;
+        exec::ImageList images;
+        if (!engine.read(info.get(), a, images)) ok = false;
+        const char* format = GetImageOption(info.get(), "format");
+        size_t n = images.size();
+        for (size_t k = 0; k < n; ++k) {
+            Image& img = images[k];
+            ::Image* im = info->ping ? img.shell() : img.make_magick(ctx.diag);
+            // Present the frames as one list so %n, %p and the [scene] suffix are right.
+            im->scene = im->scene ? im->scene : k;
+            magick::Exception ex;
+            if (format) {
+                ::Image* list = nullptr;
+                for (auto& other : images) {
+                    ::Image* o = other.shell();
+                    o->previous = o->next = nullptr;
+                }
+                for (size_t m = 0; m < n; ++m) {
+                    ::Image* o = images[m].shell();
+                    if (m > 0) {
+                        images[m - 1].shell()->next = o;
+                        o->previous = images[m - 1].shell();
+                    }
+                    if (!list) list = o;
+                }
+                char* text = InterpretImageProperties(info.get(), im, format);
+                InheritException(ex, &im->exception);
+                for (auto& other : images) other.shell()->previous = other.shell()->next = nullptr;
+                if (text) {
+                    std::fputs(text, stdout);
+                    DestroyString(text);
+                }
+            } else {
+                if (n > 1) {
+                    for (size_t m = 0; m + 1 < n; ++m) {
+                        images[m].shell()->next = images[m + 1].shell();
+                        images[m + 1].shell()->previous = images[m].shell();
+                    }
+                }
+                IdentifyImage(im, stdout, verbose ? MagickTrue : MagickFalse);
+                for (auto& other : images) other.shell()->previous = other.shell()->next = nullptr;
+            }
+            if (ex.drain(ctx.diag)) ok = false;
+        }
+        std::fflush(stdout);
+    }
+    if (!any_file) throw Error(Severity::option_error, "missing an image filename", args.back(), "identify.c/IdentifyImageCommand");
+    return ctx.exit_status(ok);
+}
+
+int run_mogrify(Context& ctx, std::vector<std::string>& raw) {
+    int status = 0;
+    if (handle_info_option(ctx, raw, status)) return status;
+    std::vector<std::string> args = exec::expand_filenames(raw, ctx);
+    std::vector<std::string> options;
+    std::vector<std::string> files;
+    std::string format, path;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (!magick::is_command_option(a)) {
+            files.push_back(a);
+            continue;
+        }
+        magick::OptionInfo oi = magick::option_info(a);
+        if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "mogrify.c/MogrifyImageCommand");
+        if (i + oi.arity >= args.size())
+            throw Error(Severity::option_error, "missing argument", a, "mogrify.c/MogrifyImageCommand");
+        if (a == "-format") { format = args[++i]; continue; }
+        if (a == "-path") { path = args[++i]; continue; }
+        for (int k = 0; k <= oi.arity; ++k) options.push_back(args[i + k]);
+        i += oi.arity;
+    }
+    if (files.empty()) throw Error(Severity::option_error, "missing an image filename", args.empty() ? "" : args.back(), "mogrify.c/MogrifyImageCommand");
+    int worst = 0;
+    for (const auto& f : files) {
+        std::string out = f;
+        if (!format.empty()) {
+            auto dot = out.rfind('.');
+            auto slash = out.rfind('/');
+            if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) out.erase(dot);
+            out += "." + format;
+        }
+        if (!path.empty()) {
+            auto slash = out.rfind('/');
+            out = path + "/" + (slash == std::string::npos ? out : out.substr(slash + 1));
+        }
+        // mogrify = convert FILE OPTIONS OUT, one file at a time.
+        std::vector<std::string> conv = {f};
+        conv.insert(conv.end(), options.begin(), options.end());
+        conv.push_back(out);
+        exec::Executor engine(ctx);
+        worst = std::max(worst, engine.convert(conv));
+    }
+    return worst;
+}
+
+int run_composite(Context& ctx, std::vector<std::string>& raw) {
+    int status = 0;
+    if (handle_info_option(ctx, raw, status)) return status;
+    // composite [options] overlay base [mask] output  ==  convert base overlay [mask] options -composite output
+    std::vector<std::string> options, files;
+    for (size_t i = 0; i < raw.size(); ++i) {
+        const std::string& a = raw[i];
+        if (!magick::is_command_option(a)) {
+            files.push_back(a);
+            continue;
+        }
+        magick::OptionInfo oi = magick::option_info(a);
+        if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "composite.c/CompositeImageCommand");
+        if (i + oi.arity >= raw.size())
+            throw Error(Severity::option_error, "missing argument", a, "composite.c/CompositeImageCommand");
+        if (a == "-dissolve" || a == "-blend") {
+            options.insert(options.end(), {"-compose", a == "-dissolve" ? "dissolve" : "blend", "-define",
+                                           "compose:args=" + raw[i + 1]});
+            ++i;
+            continue;
+        }
+        for (int k = 0; k <= oi.arity; ++k) options.push_back(raw[i + k]);
+        i += oi.arity;
+    }
+    if (files.size() < 3) throw Error(Severity::option_error, "missing an image filename", raw.empty() ? "" : raw.back(), "composite.c/CompositeImageCommand");
+    std::vector<std::string> conv = {files[1], files[0]};
+    if (files.size() > 3) conv.push_back(files[2]);
+    conv.insert(conv.end(), options.begin(), options.end());
+    conv.push_back("-composite");
+    conv.push_back(files.back());
+    exec::Executor engine(ctx);
+    return engine.convert(conv);
+}
+
+int run_compare(Context& ctx, std::vector<std::string>& raw) {
+    int status = 0;
+    if (handle_info_option(ctx, raw, status)) return status;
+    magick::InfoPtr info(AcquireImageInfo());
+    std::vector<std::string> files;
+    MetricType metric = UndefinedErrorMetric;
+    for (size_t i = 0; i < raw.size(); ++i) {
+        const std::string& a = raw[i];
+        if (!magick::is_command_option(a)) {
+            files.push_back(a);
+            continue;
+        }
+        magick::OptionInfo oi = magick::option_info(a);
+        if (!oi.known || i + oi.arity >= raw.size()) {
+            ctx.diag.add(Error(Severity::option_error, "unrecognized option", a, "compare.c/CompareImageCommand"));
+            return 2;
+        }
+        if (a == "-metric") {
+            ssize_t m = ParseCommandOption(MagickMetricOptions, MagickFalse, raw[i + 1].c_str());
+            if (m < 0) {
+                ctx.diag.add(Error(Severity::option_error, "unrecognized metric type", raw[i + 1], "compare.c/CompareImageCommand"));
+                return 2;
+            }
+            metric = static_cast<MetricType>(m);
+        }
+        std::vector<std::string> tokens(raw.begin() + static_cast<long>(i), raw.begin() + static_cast<long>(i + oi.arity + 1));
+        apply_settings(info.get(), tokens, ctx);
+        i += oi.arity;
+    }
+    if (files.size() < 2) {
+        ctx.diag.add(Error(Severity::option_error, "missing an image filename", raw.empty() ? "" : raw.back(), "compare.c/CompareImageCommand"));
+        return 2;
+    }
+    exec::Executor engine(ctx);
+    exec::ImageList a, b;
+    if (!engine.read(info.get(), files[0], a) || !engine.read(info.get(), files[1], b) || a.empty() || b.empty())
+        return 2;
+    ::Image* ia = a[0].make_magick(ctx.diag);
+    ::Image* ib = b[0].make_magick(ctx.diag);
+    if (metric == UndefinedErrorMetric) metric = RootMeanSquaredErrorMetric;
+    double distortion = 0;
+    magick::Exception ex;
+    ::Image* diff = CompareImageChannels(ia, ib, DefaultChannels, metric, &distortion, ex);
+    if (ex.drain(ctx.diag) || !diff) return 2;
+    switch (metric) {
+        case AbsoluteErrorMetric:
+        case NormalizedCrossCorrelationErrorMetric:
+        case PeakSignalToNoiseRatioMetric:
+        case PerceptualHashErrorMetric:
+            std::fprintf(stderr, "%g", distortion);
+            break;
+        case MeanErrorPerPixelMetric:
+            std::fprintf(stderr, "%g (%g, %g)", distortion, ia->error.normalized_mean_error,
+                         ia->error.normalized_maximum_error);
+            break;
+        default:
+            std::fprintf(stderr, "%g (%g)", QuantumRange * distortion, distortion);
+    }
+    exec::ImageList out;
+    out.emplace_back(magick::ImagePtr(diff));
+    bool ok = true;
+    if (files.size() > 2) ok = engine.write(info.get(), out, files.back());
+    if (!ok) return 2;
+    bool similar = metric == PeakSignalToNoiseRatioMetric ? std::isinf(distortion) || distortion == 0
+                                                          : distortion == 0.0;
+    return similar ? 0 : 1;
+}
+
+int run_montage(Context& ctx, std::vector<std::string>& raw) {
+    int status = 0;
+    if (handle_info_option(ctx, raw, status)) return status;
+    if (raw.size() < 2) {
+        usage("montage");
+        return 0;
+    }
+    magick::InfoPtr info(AcquireImageInfo());
+    MontageInfo* montage = CloneMontageInfo(info.get(), nullptr);
+    exec::Executor engine(ctx);
+    exec::ImageList images;
+    bool ok = true;
+    for (size_t i = 0; i + 1 < raw.size(); ++i) {
+        const std::string& a = raw[i];
+        if (!magick::is_command_option(a)) {
+            ok &= engine.read(info.get(), a, images);
+            continue;
+        }
+        magick::OptionInfo oi = magick::option_info(a);
+        if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "montage.c/MontageImageCommand");
+        const std::string v = i + 1 < raw.size() ? raw[i + 1] : "";
+        if (a == "-tile") montage->tile = AcquireString(v.c_str());
+        else if (a == "-geometry") montage->geometry = AcquireString(v.c_str());
+        else if (a == "-frame") montage->frame = AcquireString(v.c_str());
+        else if (a == "-title") montage->title = AcquireString(v.c_str());
+        else if (a == "-shadow") montage->shadow = MagickTrue;
+        else if (a == "-background") QueryColorDatabase(v.c_str(), &montage->background_color, nullptr);
+        std::vector<std::string> tokens(raw.begin() + static_cast<long>(i), raw.begin() + static_cast<long>(std::min(raw.size(), i + oi.arity + 1)));
+        apply_settings(info.get(), tokens, ctx);
+        i += oi.arity;
+    }
+    if (images.empty()) throw Error(Severity::option_error, "missing an image filename", raw.back(), "montage.c/MontageImageCommand");
+    ::Image* list = exec::to_magick_list(images, ctx.diag);
+    magick::Exception ex;
+    ::Image* result = MontageImages(list, montage, ex);
+    DestroyImageList(list);
+    DestroyMontageInfo(montage);
+    if (ex.drain(ctx.diag) || !result) return 1;
+    exec::ImageList out = exec::from_magick_list(result);
+    ok &= engine.write(info.get(), out, raw.back());
+    return ctx.exit_status(ok);
+}
+
+}  // namespace mtool::cli

@@ -1,0 +1,142 @@
+// -version, -list and -help. The operator list is generated from ImageMagick's option table and
+// mtool's native registry, so it cannot drift from what the engine does.
+#include <strings.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.h"
+#include "src/codecs/codec.h"
+#include "src/core/magick.h"
+#include "src/ops/op_spec.h"
+
+namespace mtool::cli {
+
+namespace {
+
+void print_version() {
+    size_t depth = 0;
+    const char* im = GetMagickVersion(&depth);
+    std::printf("Version: mtool %s https://example.invalid/mtool\n", MTOOL_VERSION);
+    std::printf("Bridge: %s\n", im);
+    std::printf("Features: native JPEG (libjpeg-turbo) PNG (libpng) JPEG-2000 (OpenJPEG); Magick bridge for the rest\n");
+    std::printf("Delegates (built-in): %s\n", GetMagickDelegates());
+}
+
+void list_operators() {
+    std::printf("%-26s %-7s %s\n", "operator", "engine", "kind");
+    char** names = GetCommandOptions(MagickCommandOptions);
+    for (char** p = names; p && *p; ++p) {
+        std::string name = *p;
+        magick::OptionInfo oi = magick::option_info(name);
+        if (!(oi.flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag))) continue;
+        if (oi.flags & (NonConvertOptionFlag | DeprecateOptionFlag)) continue;
+        const ops::OpSpec* spec = ops::find(name);
+        bool native = spec && (spec->run || spec->run_list);
+        std::printf("%-26s %-7s %s\n", name.c_str(), native ? "native" : "magick",
+                    (oi.flags & ListOperatorOptionFlag) ? "list" : "simple");
+    }
+    for (char** p = names; p && *p; ++p) RelinquishMagickMemory(*p);
+    RelinquishMagickMemory(names);
+}
+
+void list_formats() {
+    std::printf("   Format  Engine  Mode  Description\n");
+    std::printf("-------------------------------------------------------------------------------\n");
+    size_t n = 0;
+    magick::Exception ex;
+    const MagickInfo** list = GetMagickInfoList("*", &n, ex);
+    for (size_t i = 0; i < n; ++i) {
+        const MagickInfo* mi = list[i];
+        if (!mi->name || mi->stealth) continue;
+        const codecs::CodecSpec* native = codecs::for_magick(mi->name);
+        bool r = mi->decoder != nullptr, w = mi->encoder != nullptr;
+        std::printf("%9s  %-6s  %c%c%c   %s\n", mi->name, native ? "native" : "magick", r ? 'r' : '-',
+                    w ? 'w' : '-', mi->adjoin ? '+' : '-', mi->description ? mi->description : "");
+    }
+    RelinquishMagickMemory(list);
+}
+
+void list_resources() {
+    static const struct {
+        ResourceType type;
+        const char* name;
+        bool bytes;
+    } kResources[] = {
+        {WidthResource, "Width", false}, {HeightResource, "Height", false},
+        {ListLengthResource, "List length", false}, {AreaResource, "Area", false},
+        {MemoryResource, "Memory", true}, {MapResource, "Map", true}, {DiskResource, "Disk", true},
+        {FileResource, "File", false}, {ThreadResource, "Thread", false},
+        {ThrottleResource, "Throttle", false}, {TimeResource, "Time", false},
+    };
+    std::printf("Resource limits:\n");
+    for (const auto& r : kResources) {
+        MagickSizeType v = GetMagickResourceLimit(r.type);
+        char text[MaxTextExtent];
+        if (v == MagickResourceInfinity)
+            std::snprintf(text, sizeof text, "unlimited");
+        else if (r.bytes)
+            FormatMagickSize(v, MagickTrue, text);
+        else if (r.type == AreaResource || r.type == WidthResource || r.type == HeightResource) {
+            FormatMagickSize(v, MagickFalse, text);
+            std::strcat(text, "P");
+        } else
+            std::snprintf(text, sizeof text, "%llu", static_cast<unsigned long long>(v));
+        std::printf("  %s: %s\n", r.name, text);
+    }
+}
+
+void print_help() {
+    std::printf("Usage: mtool [tool] [options ...] file [ [options ...] file ...] [options ...] file\n\n");
+    std::printf("Tools (also reachable through symlinks of the same name):\n");
+    for (const auto& c : commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+    std::printf("\nNative operators (everything else runs through the Magick bridge; see -list operator):\n");
+    for (const ops::OpSpec* spec : ops::all()) {
+        std::string names;
+        for (const auto& n : spec->names) names += (names.empty() ? "" : " ") + n;
+        std::printf("  %-28s %s\n", names.c_str(), spec->summary);
+    }
+    std::printf("\nInformation:\n  -version  -list format|operator|resource|<ImageMagick list>  -help\n");
+}
+
+}  // namespace
+
+bool handle_info_option(Context& ctx, const std::vector<std::string>& args, int& status) {
+    status = 0;
+    if (args.empty()) return false;
+    const std::string& a = args[0];
+    if (a == "-version" || a == "--version") {
+        print_version();
+        return true;
+    }
+    if (a == "-help" || a == "--help" || a == "-h") {
+        print_help();
+        return true;
+    }
+    if (a == "-list") {
+        if (args.size() < 2) {
+            ctx.diag.add(Error(Severity::option_error, "missing argument", a, "mtool/list"));
+            status = 1;
+            return true;
+        }
+        const std::string& what = args[1];
+        if (strcasecmp(what.c_str(), "operator") == 0) list_operators();
+        else if (strcasecmp(what.c_str(), "format") == 0) list_formats();
+        else if (strcasecmp(what.c_str(), "resource") == 0) list_resources();
+        else {
+            ssize_t list = ParseCommandOption(MagickListOptions, MagickFalse, what.c_str());
+            if (list < 0) {
+                ctx.diag.add(Error(Severity::option_error, "unrecognized list type", what, "mtool/list"));
+                status = 1;
+                return true;
+            }
+            magick::Exception ex;
+            ListCommandOptions(stdout, static_cast<CommandOption>(list), ex);
+        }
+        return true;
+    }
+    return false;
+}
+
+}  // namespace mtool::cli

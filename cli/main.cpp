@@ -1,0 +1,42 @@
+// mtool's entry point: picks the tool from argv[0] (symlinks named convert, identify, ...) or
+// from the first argument, and turns errors into ImageMagick-shaped text and exit codes.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "src/core/magick.h"
+#include "src/exec/staging_registry.h"
+
+int main(int argc, char** argv) {
+    using namespace mtool;
+    std::string arg0 = argv[0];
+    auto slash = arg0.rfind('/');
+    std::string client = slash == std::string::npos ? arg0 : arg0.substr(slash + 1);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    magick::initialize(argv[0]);
+    exec::staging_registry::install_signal_handlers();
+
+    std::string tool = client;
+    if (tool == "mtool" || cli::find_command(tool) == nullptr) {
+        tool = "convert";
+        if (!args.empty() && cli::find_command(args[0])) {
+            tool = args[0];
+            args.erase(args.begin());
+        }
+    }
+    Context ctx;
+    ctx.client = client;
+    int status;
+    try {
+        status = cli::find_command(tool)->run(ctx, args);
+    } catch (const Error& e) {
+        ctx.diag.add(e);
+        status = 1;
+    } catch (const std::exception& e) {
+        ctx.diag.add(Diagnostic{Severity::fatal_error, std::string("unexpected failure: ") + e.what()});
+        status = 1;
+    }
+    ctx.diag.flush(ctx.client, ctx.quiet);
+    return status;
+}

@@ -1,0 +1,47 @@
+#pragma once
+// A native codec: sniffed by magic bytes, with a cheap header read and row-sequential decode and
+// encode. Everything without a native codec goes through ImageMagick (src/codecs/magick_bridge).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "src/core/context.h"
+#include "src/core/image.h"
+
+namespace mtool::codecs {
+
+struct ReadRequest {
+    std::string path;            ///< file to read ("" with `file` set for stdin)
+    std::FILE* file = nullptr;   ///< already open stream (stdin); otherwise path is opened
+    const ::ImageInfo* info;     ///< settings in force (ping, defines such as jpeg:size)
+    Context& ctx;
+};
+
+struct WriteRequest {
+    std::FILE* file;             ///< destination stream
+    std::string path;            ///< for messages
+    std::string magick;          ///< resolved output format, e.g. "PNG8", "JPEG"
+    const ::ImageInfo* info;     ///< write settings (quality, interlace, defines, ...)
+    Context& ctx;
+};
+
+struct CodecSpec {
+    const char* name;                         ///< ImageMagick's format name
+    std::vector<std::string> magicks;         ///< output names handled (JPEG, JPG, PNG24, ...)
+    int priority;                             ///< higher wins when several sniff positive
+    bool (*sniff)(const unsigned char* head, size_t n);
+    Image (*read)(const ReadRequest& req);    ///< decode (or only the header when pinging)
+    void (*write)(Image& image, const WriteRequest& req);
+    const char* summary;
+};
+
+/// The explicit list of native codecs.
+const std::vector<const CodecSpec*>& all();
+const CodecSpec* sniff(const unsigned char* head, size_t n);
+const CodecSpec* for_magick(const std::string& magick);
+
+extern const CodecSpec jpeg_codec;
+extern const CodecSpec png_codec;
+extern const CodecSpec jp2_codec;
+
+}  // namespace mtool::codecs

@@ -1,0 +1,26 @@
+#pragma once
+// Per-command state passed down explicitly (no process globals): diagnostics, client name,
+// thread count and flags that change how errors are reported.
+#include <string>
+
+#include "src/core/error.h"
+
+namespace mtool {
+
+struct Context {
+    std::string client = "mtool";  ///< basename of argv[0], used as message prefix
+    Diagnostics diag;
+    bool quiet = false;            ///< -quiet: warnings are not printed
+    bool regard_warnings = false;  ///< -regard-warnings: warnings make the exit status 1
+    bool debug_cache = false;      ///< -debug cache
+    int threads = 2;               ///< worker threads for native operators
+
+    /// Exit status the way ImageMagick computes it.
+    int exit_status(bool ok) const {
+        if (!ok || diag.has_error()) return 1;
+        if (regard_warnings && diag.has_warning()) return 1;
+        return 0;
+    }
+};
+
+}  // namespace mtool

@@ -1,0 +1,64 @@
+#include "src/core/error.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace mtool {
+
+std::string format_diagnostic(Severity severity, const std::string& reason,
+                              const std::string& context, const std::string& where) {
+    std::string text = reason;
+    if (!context.empty()) text += " `" + context + "'";
+    const char* kind = static_cast<int>(severity) >= 400 ? "error" : "warning";
+    text += " @ ";
+    text += kind;
+    text += "/" + where;
+    return text;
+}
+
+Error::Error(Severity severity, const std::string& reason, const std::string& context,
+             const std::string& where)
+    : Error(severity, format_diagnostic(severity, reason, context, where)) {}
+
+Error::Error(Severity severity, std::string preformatted)
+    : std::runtime_error(preformatted), severity_(severity), text_(std::move(preformatted)) {}
+
+Error file_error(Severity severity, const std::string& reason, const std::string& path, int err,
+                 const std::string& where) {
+    const char* kind = static_cast<int>(severity) >= 400 ? "error" : "warning";
+    return Error(severity, reason + " `" + path + "': " + std::strerror(err) + " @ " + kind + "/" + where);
+}
+
+void Diagnostics::add(Diagnostic d) {
+    for (const auto& old : items_)
+        if (old.text == d.text) return;  // ImageMagick reports a repeated exception once
+    items_.push_back(std::move(d));
+}
+
+void Diagnostics::warn(const std::string& reason, const std::string& context,
+                       const std::string& where) {
+    add(Diagnostic{Severity::warning, format_diagnostic(Severity::warning, reason, context, where)});
+}
+
+bool Diagnostics::has_error() const {
+    for (const auto& d : items_)
+        if (d.is_error()) return true;
+    return false;
+}
+
+bool Diagnostics::has_warning() const {
+    for (const auto& d : items_)
+        if (!d.is_error()) return true;
+    return false;
+}
+
+void Diagnostics::flush(const std::string& client, bool quiet) {
+    for (const auto& d : items_) {
+        if (quiet && !d.is_error()) continue;
+        std::fprintf(stderr, "%s: %s.\n", client.c_str(), d.text.c_str());
+    }
+    std::fflush(stderr);
+    items_.clear();
+}
+
+}  // namespace mtool

@@ -1,0 +1,111 @@
+#include "src/core/magick.h"
+
+
+#include <mutex>
+
+namespace mtool::magick {
+
+void initialize(const char* argv0) {
+    static std::once_flag once;
+    std::call_once(once, [&] {
+        MagickCoreGenesis(argv0, MagickFalse);
+        MagickWandGenesis();
+        // mtool prints diagnostics itself; ImageMagick's handlers would print twice.
+        SetWarningHandler(nullptr);
+        SetErrorHandler(nullptr);
+    });
+}
+
+void ImageDeleter::operator()(::Image* image) const {
+    if (image) DestroyImage(image);
+}
+void InfoDeleter::operator()(::ImageInfo* info) const {
+    if (info) DestroyImageInfo(info);
+}
+
+InfoPtr clone_info(const ::ImageInfo* info) { return InfoPtr(CloneImageInfo(info)); }
+
+Exception::Exception() : ex_(AcquireExceptionInfo()) {}
+Exception::~Exception() { DestroyExceptionInfo(ex_); }
+
+static Severity to_severity(ExceptionType type) {
+    int t = static_cast<int>(type);
+    if (t < 400) return Severity::warning;
+    if (t >= 700) return Severity::fatal_error;
+    return static_cast<Severity>(t);
+}
+
+static std::string message_of(const char* reason, const char* description) {
+    std::string text = reason ? reason : "";
+    if (description && *description) text += std::string(" (") + description + ")";
+    return text;
+}
+
+bool Exception::drain(Diagnostics& out) {
+    bool error = false;
+    if (ex_->severity == UndefinedException) return false;
+    // ImageMagick keeps every thrown exception in a list; the head holds the worst one.
+    auto* list = static_cast<LinkedListInfo*>(ex_->exceptions);
+    if (list) {
+        ResetLinkedListIterator(list);
+        for (auto* p = static_cast<ExceptionInfo*>(GetNextValueInLinkedList(list)); p;
+             p = static_cast<ExceptionInfo*>(GetNextValueInLinkedList(list))) {
+            Severity s = to_severity(p->severity);
+            if (static_cast<int>(s) >= 400) error = true;
+            out.add(Diagnostic{s, message_of(p->reason, p->description)});
+        }
+    } else {
+        Severity s = to_severity(ex_->severity);
+        error = static_cast<int>(s) >= 400;
+        out.add(Diagnostic{s, message_of(ex_->reason, ex_->description)});
+    }
+    ClearMagickException(ex_);
+    return error;
+}
+
+void Exception::throw_if_error(Diagnostics& out) {
+    if (ex_->severity == UndefinedException) return;
+    if (ex_->severity < ErrorException) {
+        drain(out);
+        return;
+    }
+    Severity s = to_severity(ex_->severity);
+    std::string first = message_of(ex_->reason, ex_->description);
+    Diagnostics tmp;
+    drain(tmp);
+    for (const auto& d : tmp.all())
+        if (d.text != first) out.add(d);
+    throw Error(s, first);
+}
+
+OptionInfo option_info(const std::string& option) {
+    OptionInfo info;
+    if (option.size() < 2 || (option[0] != '-' && option[0] != '+')) return info;
+    // ImageMagick's table lookup ignores case, but convert recognises lower-case names only.
+    for (char c : option)
+        if (c >= 'A' && c <= 'Z') return info;
+    ssize_t arity = ParseCommandOption(MagickCommandOptions, MagickFalse, option.c_str());
+    if (arity < 0) return info;
+    info.known = true;
+    info.arity = static_cast<int>(arity);
+    info.flags = GetCommandOptionFlags(MagickCommandOptions, MagickFalse, option.c_str());
+    return info;
+}
+
+bool is_command_option(const std::string& token) {
+    return IsCommandOption(token.c_str()) != MagickFalse;
+}
+
+bool policy_allows(::PolicyDomain domain, ::PolicyRights rights, const std::string& pattern) {
+    return IsRightsAuthorized(domain, rights, pattern.c_str()) != MagickFalse;
+}
+
+std::string known_format(const std::string& name) {
+    if (name.empty()) return {};
+    ExceptionInfo* ex = AcquireExceptionInfo();
+    const MagickInfo* mi = GetMagickInfo(name.c_str(), ex);
+    DestroyExceptionInfo(ex);
+    return mi && mi->name ? std::string(mi->name) : std::string();
+}
+
+}  // namespace mtool::magick

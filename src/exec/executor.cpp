@@ -1,0 +1,446 @@
+#include "src/exec/executor.h"
+
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "src/codecs/codec.h"
+#include "src/exec/io.h"
+#include "src/exec/validate.h"
+#include "src/ops/op_spec.h"
+
+namespace mtool::exec {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kWhere = "convert.c/ConvertImageCommand";
+
+Error option_error(const std::string& reason, const std::string& context) {
+    return Error(Severity::option_error, reason, context, kWhere);
+}
+
+/// argv view for ImageMagick's C functions.
+struct Argv {
+    explicit Argv(const std::vector<std::string>& v) {
+        for (const auto& s : v) ptrs.push_back(s.c_str());
+        ptrs.push_back(nullptr);
+    }
+    int argc() const { return static_cast<int>(ptrs.size()) - 1; }
+    const char** argv() { return ptrs.data(); }
+    std::vector<const char*> ptrs;
+};
+
+bool is_operator(long flags) {
+    return (flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag)) != 0;
+}
+
+/// Options ImageMagick's table flags as settings but MogrifyImage applies to pixels.
+bool acts_as_operator(const std::string& option) {
+    return option == "-colors" || option == "-region" || option == "+region";
+}
+
+}  // namespace
+
+Executor::Executor(Context& ctx) : ctx_(ctx) {}
+
+std::vector<std::string> expand_filenames(const std::vector<std::string>& args, Context& ctx) {
+    std::vector<std::string> full = {ctx.client};
+    full.insert(full.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : full) argv.push_back(const_cast<char*>(s.c_str()));
+    int argc = static_cast<int>(argv.size());
+    char** p = argv.data();
+    if (ExpandFilenames(&argc, &p) == MagickFalse)
+        throw Error(Severity::resource_limit_error, "memory allocation failed", "", kWhere);
+    std::vector<std::string> out(p + 1, p + argc);
+    // ExpandFilenames returns a fresh vector when it expanded something.
+    if (p != argv.data()) {
+        for (int i = 0; i < argc; ++i) RelinquishMagickMemory(p[i]);
+        RelinquishMagickMemory(p);
+    }
+    return out;
+}
+
+::Image* to_magick_list(ImageList& images, Diagnostics& diag) {
+    ::Image* head = nullptr;
+    for (auto& img : images) AppendImageToList(&head, img.release_magick(diag));
+    images.clear();
+    return head;
+}
+
+ImageList from_magick_list(::Image* list) {
+    ImageList out;
+    list = GetFirstImageInList(list);
+    while (list) {
+        ::Image* next = list->next;
+        list->next = nullptr;
+        list->previous = nullptr;
+        if (next) next->previous = nullptr;
+        out.emplace_back(magick::ImagePtr(list));
+        list = next;
+    }
+    return out;
+}
+
+bool parse_indexes(const std::string& spec, size_t count, std::vector<size_t>& out) {
+    out.clear();
+    const char* p = spec.c_str();
+    auto fix = [&](long v, size_t& r) {
+        if (v < 0) v += static_cast<long>(count);
+        if (v < 0 || v >= static_cast<long>(count)) return false;
+        r = static_cast<size_t>(v);
+        return true;
+    };
+    while (*p) {
+        while (*p == ' ' || *p == ',') ++p;
+        if (!*p) break;
+        char* end;
+        long first = std::strtol(p, &end, 10);
+        if (end == p) return false;
+        p = end;
+        long last = first;
+        if (*p == '-') {
+            last = std::strtol(p + 1, &end, 10);
+            if (end == p + 1) return false;
+            p = end;
+        }
+        size_t a, b;
+        if (!fix(first, a) || !fix(last, b)) return false;
+        if (a <= b)
+            for (size_t k = a; k <= b; ++k) out.push_back(k);
+        else
+            for (size_t k = a + 1; k-- > b;) out.push_back(k);
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segment application (MogrifyImages with post=true)
+
+bool Executor::mogrify(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images) {
+    bool ok = true;
+    for (size_t i = 0; i < images.size(); ++i) ok &= mogrify_one(info, seg, images, i);
+    ok &= mogrify_list(info, seg, images);
+    return ok;
+}
+
+bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv,
+                                  ImageList& images, size_t& index) {
+    Image& img = images[index];
+    ::Image* im = img.release_magick(ctx_.diag);
+    magick::Exception ex;
+    Argv a(argv);
+    bool ok = MogrifyImage(local, a.argc(), a.argv(), &im, ex) != MagickFalse;
+    if (ex.drain(ctx_.diag)) ok = false;
+    ImageList produced = from_magick_list(im);
+    images.erase(images.begin() + static_cast<long>(index));
+    size_t n = produced.size();
+    images.insert(images.begin() + static_cast<long>(index), std::make_move_iterator(produced.begin()),
+                  std::make_move_iterator(produced.end()));
+    if (n == 0) {
+        --index;  // the image vanished; the caller's ++ lands on the next one
+        return ok;
+    }
+    index += n - 1;
+    return ok;
+}
+
+bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg,
+                           ImageList& images, size_t& index) {
+    bool ok = true;
+    magick::InfoPtr local = magick::clone_info(info);
+    // -region changes how every later operator of the segment writes back: leave it all to IM.
+    if (std::find(seg.begin(), seg.end(), "-region") != seg.end())
+        return run_bridged_simple(local.get(), seg, images, index);
+    std::vector<std::string> settings;  // setting tokens seen so far, replayed for bridged ops
+    for (size_t i = 0; i < seg.size(); ++i) {
+        const std::string& option = seg[i];
+        if (!magick::is_command_option(option)) continue;
+        magick::OptionInfo oi = magick::option_info(option);
+        size_t count = static_cast<size_t>(std::max(oi.arity, 0));
+        if (i + count >= seg.size()) break;
+        {
+            magick::Exception ex;
+            std::vector<std::string> part(seg.begin() + static_cast<long>(i),
+                                          seg.begin() + static_cast<long>(i + count + 1));
+            Argv a(part);
+            MogrifyImageInfo(local.get(), a.argc(), a.argv(), ex);
+            if (ex.drain(ctx_.diag)) ok = false;
+        }
+        std::vector<std::string> tokens(seg.begin() + static_cast<long>(i),
+                                        seg.begin() + static_cast<long>(i + count + 1));
+        i += count;
+        bool simple = ((oi.flags & SimpleOperatorOptionFlag) && !(oi.flags & ListOperatorOptionFlag)) ||
+                      acts_as_operator(option);
+        if (!simple) {
+            if (!is_operator(oi.flags) || (oi.flags & ListOperatorOptionFlag))
+                settings.insert(settings.end(), tokens.begin(), tokens.end());
+            continue;
+        }
+        if (index >= images.size()) break;
+        const ops::OpSpec* spec = ops::find(option);
+        ops::OpCall call{option, std::vector<std::string>(tokens.begin() + 1, tokens.end()),
+                         local.get(), ctx_};
+        bool native = spec && spec->run && (!spec->accepts || spec->accepts(call));
+        if (native && local->channel != DefaultChannels &&
+            (local->channel & (RedChannel | GreenChannel | BlueChannel | OpacityChannel)) !=
+                (RedChannel | GreenChannel | BlueChannel | OpacityChannel))
+            native = false;  // channel-restricted work stays with ImageMagick
+        if (!native) {
+            std::vector<std::string> argv = settings;
+            argv.insert(argv.end(), tokens.begin(), tokens.end());
+            ok &= run_bridged_simple(local.get(), argv, images, index);
+            if (index == static_cast<size_t>(-1) || index >= images.size()) break;
+            continue;
+        }
+        try {
+            Image& img = images[index];
+            SyncImageSettings(local.get(), img.shell());
+            img.make_native(ctx_.diag);
+            ImageList produced = spec->run(img, call);
+            images.erase(images.begin() + static_cast<long>(index));
+            size_t n = produced.size();
+            images.insert(images.begin() + static_cast<long>(index),
+                          std::make_move_iterator(produced.begin()),
+                          std::make_move_iterator(produced.end()));
+            if (n == 0) {
+                --index;
+                break;
+            }
+            index += n - 1;
+        } catch (const Error& e) {
+            ctx_.diag.add(e);
+            if (e.severity() >= Severity::resource_limit_error) ok = false;
+        }
+    }
+    return ok;
+}
+
+bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg,
+                            ImageList& images) {
+    // Find the list operators of this segment; without one only the settings persist.
+    bool ok = true;
+    bool bridged = false;
+    std::vector<std::pair<size_t, const ops::OpSpec*>> list_ops;
+    for (size_t i = 0; i < seg.size(); ++i) {
+        if (!magick::is_command_option(seg[i])) continue;
+        magick::OptionInfo oi = magick::option_info(seg[i]);
+        size_t count = static_cast<size_t>(std::max(oi.arity, 0));
+        if (i + count >= seg.size()) break;
+        if (oi.flags & ListOperatorOptionFlag) {
+            const ops::OpSpec* spec = ops::find(seg[i]);
+            if (!spec || !spec->run_list) bridged = true;
+            list_ops.emplace_back(i, spec);
+        }
+        i += count;
+    }
+    if (images.empty()) {
+        magick::Exception ex;
+        Argv a(seg);
+        MogrifyImageInfo(info, a.argc(), a.argv(), ex);
+        ex.drain(ctx_.diag);
+        return ok;
+    }
+    if (!list_ops.empty() && !bridged) {
+        // Every list operator of the segment is native: replay settings locally like IM.
+        magick::InfoPtr local = magick::clone_info(info);
+        for (size_t i = 0; i < seg.size(); ++i) {
+            if (!magick::is_command_option(seg[i])) continue;
+            magick::OptionInfo oi = magick::option_info(seg[i]);
+            size_t count = static_cast<size_t>(std::max(oi.arity, 0));
+            if (i + count >= seg.size()) break;
+            std::vector<std::string> tokens(seg.begin() + static_cast<long>(i),
+                                            seg.begin() + static_cast<long>(i + count + 1));
+            {
+                magick::Exception ex;
+                Argv a(tokens);
+                MogrifyImageInfo(local.get(), a.argc(), a.argv(), ex);
+                ex.drain(ctx_.diag);
+            }
+            i += count;
+            if (!(oi.flags & ListOperatorOptionFlag)) continue;
+            const ops::OpSpec* spec = ops::find(tokens[0]);
+            ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()),
+                             local.get(), ctx_};
+            if (spec->accepts && !spec->accepts(call)) {
+                bridged = true;
+                break;
+            }
+            for (auto& img : images) SyncImageSettings(local.get(), img.shell());
+            try {
+                spec->run_list(images, call);
+            } catch (const Error& e) {
+                ctx_.diag.add(e);
+                if (e.severity() >= Severity::resource_limit_error) ok = false;
+            }
+            if (images.empty()) break;
+        }
+        if (!bridged) {
+            magick::Exception ex;
+            Argv a(seg);
+            MogrifyImageInfo(info, a.argc(), a.argv(), ex);
+            ex.drain(ctx_.diag);
+            return ok;
+        }
+    }
+    if (list_ops.empty()) {
+        magick::Exception ex;
+        Argv a(seg);
+        MogrifyImageInfo(info, a.argc(), a.argv(), ex);
+        ex.drain(ctx_.diag);
+        return ok;
+    }
+    ::Image* list = to_magick_list(images, ctx_.diag);
+    magick::Exception ex;
+    Argv a(seg);
+    ok &= MogrifyImageList(info, a.argc(), a.argv(), &list, ex) != MagickFalse;
+    if (ex.drain(ctx_.diag)) ok = false;
+    images = from_magick_list(list);
+    return ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The convert driver
+
+namespace {
+
+struct Stack {
+    magick::InfoPtr info;
+    ImageList images;
+};
+
+}  // namespace
+
+int Executor::convert(const std::vector<std::string>& raw) {
+    std::vector<std::string> args = expand_filenames(raw, ctx_);
+    const size_t argc = args.size();
+    std::vector<Stack> stacks;
+    stacks.push_back({magick::InfoPtr(AcquireImageInfo()), {}});
+    bool respect_parentheses = false;
+    bool ok = true;
+    bool pend = false;
+    size_t j = 0;  // first token of the pending segment
+    size_t i = 0;
+
+    auto segment = [&](size_t from, size_t to) {
+        return std::vector<std::string>(args.begin() + static_cast<long>(from),
+                                        args.begin() + static_cast<long>(to + 1));
+    };
+    // FireImageStack: settings only while the list is empty, else the whole segment.
+    auto fire = [&](bool really) {
+        if (!(j <= i && i < argc)) return;
+        Stack& s = stacks.back();
+        if (s.images.empty()) {
+            magick::Exception ex;
+            auto seg = segment(j, i);
+            Argv a(seg);
+            ok &= MogrifyImageInfo(s.info.get(), a.argc(), a.argv(), ex) != MagickFalse;
+            if (ex.drain(ctx_.diag)) ok = false;
+        } else if (really) {
+            ok &= mogrify(s.info.get(), segment(j, i), s.images);
+            j = i + 1;
+            pend = false;
+        }
+    };
+
+    try {
+        for (i = 0; argc > 0 && i < argc - 1; ++i) {
+            const std::string& option = args[i];
+            if (option == "(") {
+                fire(pend);
+                if (stacks.size() > 128) throw option_error("parenthesis nested too deeply", option);
+                stacks.push_back({magick::clone_info(stacks.back().info.get()), {}});
+                continue;
+            }
+            if (option == ")") {
+                fire(true);
+                if (stacks.size() == 1) throw option_error("unable to parse expression", option);
+                Stack inner = std::move(stacks.back());
+                stacks.pop_back();
+                Stack& outer = stacks.back();
+                if (!respect_parentheses) outer.info = magick::clone_info(inner.info.get());
+                for (auto& img : inner.images) outer.images.push_back(std::move(img));
+                continue;
+            }
+            if (!magick::is_command_option(option)) {
+                fire(pend);
+                std::string filename = option;
+                if (filename == "--" && i < argc - 1) filename = args[++i];
+                Stack& s = stacks.back();
+                ImageList got;
+                ok &= read(s.info.get(), filename, got);
+                for (auto& img : got) {
+                    SyncImageSettings(s.info.get(), img.shell());
+                    s.images.push_back(std::move(img));
+                }
+                continue;
+            }
+            pend = !stacks.back().images.empty();
+            magick::OptionInfo oi = magick::option_info(option);
+            if (!oi.known || (oi.flags & NonConvertOptionFlag) ||
+                ((oi.flags & DeprecateOptionFlag) && option[0] == '+' && oi.arity > 0))
+                throw option_error("unrecognized option", option);
+            const std::string name = option.substr(1);
+            if (name == "clone") {
+                const ImageList& source =
+                    stacks.size() == 1 ? stacks.back().images : stacks[stacks.size() - 2].images;
+                if (source.empty()) throw Error(Severity::image_error, "image sequence is required", option, kWhere);
+                ImageList snapshot = source;
+                fire(true);
+                std::string spec = "-1";
+                if (option[0] == '-') {
+                    if (++i == argc) throw option_error("missing argument", option);
+                    spec = args[i];
+                    if (IsSceneGeometry(spec.c_str(), MagickFalse) == MagickFalse)
+                        throw option_error("invalid argument for option `" + option + "'", spec);
+                }
+                std::vector<size_t> idx;
+                if (!parse_indexes(spec, snapshot.size(), idx) || idx.empty()) {
+                    ctx_.diag.add(Diagnostic{Severity::option_error,
+                                   format_diagnostic(Severity::option_error, "InvalidImageIndex",
+                                                     snapshot.front().shell()->filename,
+                                                     "list.c/CloneImages")});
+                    throw option_error("no such image", option);
+                }
+                for (size_t k : idx) stacks.back().images.push_back(snapshot[k]);
+                continue;
+            }
+            if (name == "respect-parentheses") respect_parentheses = option[0] == '-';
+            if (name == "regard-warnings") ctx_.regard_warnings = option[0] == '-';
+            if (name == "quiet") ctx_.quiet = option[0] == '-';
+            for (int a = 0; a < oi.arity; ++a) {
+                if (++i == argc) throw option_error("missing argument", option);
+                if (a == 0 && option[0] == '-') {
+                    std::string reason;
+                    std::string bad = validate_argument(option, args[i], reason);
+                    if (!reason.empty()) {
+                        if (reason.rfind("invalid argument", 0) == 0)
+                            throw Error(Severity::option_error,
+                                        format_diagnostic(Severity::option_error, reason + ": " + bad, "", kWhere));
+                        throw option_error(reason, bad);
+                    }
+                }
+            }
+            if (oi.flags & FireOptionFlag) fire(true);
+        }
+        if (stacks.size() != 1) throw option_error("unbalanced parenthesis", args[std::min(i, argc - 1)]);
+        if (argc == 0 || i != argc - 1) throw option_error("missing an image filename", args.empty() ? "" : args.back());
+        // FinalizeImageSettings
+        fire(true);
+        Stack& s = stacks.back();
+        if (s.images.empty()) throw option_error("no images defined", args.back());
+        if (magick::is_command_option(args.back())) throw option_error("missing an image filename", args.back());
+        ok &= write(s.info.get(), s.images, args.back());
+    } catch (const Error& e) {
+        ctx_.diag.add(e);
+        return 1;
+    }
+    return ctx_.exit_status(ok);
+}
+
+}  // namespace mtool::exec

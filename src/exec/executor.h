@@ -1,0 +1,52 @@
+#pragma once
+// The command engine: ImageMagick 6 `convert` semantics (settings, simple and list operators,
+// fire points, parenthesised image stacks, -clone) re-implemented over mtool images. Each
+// operator runs natively when src/ops has a spec for it, otherwise through the Magick bridge.
+#include <string>
+#include <vector>
+
+#include "src/core/context.h"
+#include "src/core/image.h"
+
+namespace mtool::exec {
+
+using ImageList = std::vector<Image>;
+
+class Executor {
+public:
+    explicit Executor(Context& ctx);
+
+    /// Runs convert-style arguments (without argv[0]); returns the exit status.
+    int convert(const std::vector<std::string>& args);
+
+    /// Reads one filename (with ImageMagick's modifiers) under the given settings.
+    bool read(const ::ImageInfo* info, const std::string& filename, ImageList& out);
+    /// Writes a list to `filename` atomically (stage in the same directory, then rename).
+    bool write(const ::ImageInfo* info, ImageList& images, const std::string& filename);
+    /// Applies one segment of options to a list, as ImageMagick's MogrifyImages(post=true).
+    bool mogrify(::ImageInfo* info, const std::vector<std::string>& segment, ImageList& images);
+
+    Context& context() { return ctx_; }
+
+private:
+    bool mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images,
+                     size_t& index);
+    bool mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images);
+    bool run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv,
+                            ImageList& images, size_t& index);
+    bool write_native(const ::ImageInfo* info, ImageList& images, const std::string& target,
+                      const std::string& magick);
+
+    Context& ctx_;
+};
+
+/// Expands globs and the like exactly as ImageMagick does (ExpandFilenames).
+std::vector<std::string> expand_filenames(const std::vector<std::string>& args, Context& ctx);
+/// Converts a list to an ImageMagick linked list (ownership passes to the caller).
+::Image* to_magick_list(ImageList& images, Diagnostics& diag);
+/// Takes ownership of an ImageMagick list.
+ImageList from_magick_list(::Image* list);
+/// Parses ImageMagick index lists (`0`, `-1`, `0,2`, `1-3`, `1--1`); false if out of range.
+bool parse_indexes(const std::string& spec, size_t count, std::vector<size_t>& out);
+
+}  // namespace mtool::exec

@@ -1,0 +1,176 @@
+// Executor::read and Executor::write: native codecs when the file and settings allow it,
+// ImageMagick's ReadImages/WriteImages otherwise. Outputs are staged and renamed.
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "src/codecs/codec.h"
+#include "src/exec/executor.h"
+#include "src/exec/io.h"
+
+namespace mtool::exec {
+
+namespace {
+
+bool has_read_modifier(const std::string& name) {
+    return name.size() > 2 && name.back() == ']' && name.find('[') != std::string::npos;
+}
+
+/// Files ImageMagick would not treat as plain paths (stdin, fd:, built-ins) go to the bridge.
+bool plain_path(const std::string& path) {
+    return !path.empty() && path != "-" && path.find(':') == std::string::npos;
+}
+
+void check_policy(const std::string& path, const std::string& format, PolicyRights rights) {
+    if (!magick::policy_allows(PathPolicyDomain, rights, path))
+        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
+                    path, "blob.c/OpenBlob");
+    if (!magick::policy_allows(CoderPolicyDomain, rights, format))
+        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
+                    format, "constitute.c/IsCoderAuthorized");
+}
+
+}  // namespace
+
+bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageList& out) {
+    Target t = split_target(filename);
+    if (!has_read_modifier(filename) && plain_path(t.path) && info->extract == nullptr) {
+        if (std::FILE* f = std::fopen(t.path.c_str(), "rb")) {
+            unsigned char head[64];
+            size_t n = std::fread(head, 1, sizeof head, f);
+            std::fclose(f);
+            const codecs::CodecSpec* codec = codecs::sniff(head, n);
+            bool prefix_ok = t.prefix.empty() || (codec && codecs::for_magick(t.prefix) == codec);
+            if (codec && prefix_ok) {
+                try {
+                    check_policy(t.path, codec->name, ReadPolicyRights);
+                    codecs::ReadRequest req{t.path, nullptr, info, ctx_};
+                    out.push_back(codec->read(req));
+                    return true;
+                } catch (const Error& e) {
+                    ctx_.diag.add(e);
+                    return false;
+                }
+            }
+        }
+    }
+    magick::InfoPtr read_info = magick::clone_info(info);
+    CopyMagickString(read_info->filename, filename.c_str(), MaxTextExtent);
+    SetImageOption(read_info.get(), "filename", filename.c_str());
+    magick::Exception ex;
+    ::Image* list = info->ping ? PingImages(read_info.get(), ex) : ReadImages(read_info.get(), ex);
+    bool error = ex.drain(ctx_.diag);
+    if (!list) return false;
+    for (auto& img : from_magick_list(list)) out.push_back(std::move(img));
+    return !error;
+}
+
+bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::string& filename) {
+    if (images.empty()) return false;
+    Target t = split_target(filename);
+    // Resolve the output format the way WriteImages does: prefix, extension, else the image's.
+    magick::InfoPtr probe = magick::clone_info(info);
+    CopyMagickString(probe->filename, filename.c_str(), MaxTextExtent);
+    probe->magick[0] = '\0';
+    {
+        magick::Exception ex;
+        SetImageInfo(probe.get(), static_cast<unsigned>(images.size()), ex);
+    }
+    std::string magick_name = probe->magick;
+    bool affirm = probe->affirm != MagickFalse;
+    if (magick_name.empty() || !affirm) {
+        // Extension-derived or nothing: ImageMagick falls back to the image's format when the
+        // name does not denote a writable one.
+        const MagickInfo* mi = nullptr;
+        if (!magick_name.empty()) {
+            magick::Exception ex;
+            mi = GetMagickInfo(magick_name.c_str(), ex);
+        }
+        if (!mi || mi->encoder == nullptr) magick_name = images.front().shell()->magick;
+    }
+    const codecs::CodecSpec* codec = codecs::for_magick(magick_name);
+    bool all_native = true;
+    for (auto& img : images) all_native &= img.native() || codec != nullptr;
+    try {
+        if (codec && all_native && plain_path(t.path) &&
+            (t.prefix.empty() || codecs::for_magick(t.prefix) == codec))
+            return write_native(info, images, t.path, magick_name);
+        if (!t.raw_prefix.empty() && !magick::policy_allows(CoderPolicyDomain, WritePolicyRights, t.prefix))
+            check_policy(t.path, t.prefix, WritePolicyRights);
+        ::Image* list = to_magick_list(images, ctx_.diag);
+        bool ok;
+        magick::Exception ex;
+        if (plain_path(t.path)) {
+            StagingDir stage(t.path);
+            std::string staged = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + stage.staged(t.path);
+            ok = WriteImages(info, list, staged.c_str(), ex) != MagickFalse;
+            bool error = ex.drain(ctx_.diag);
+            // Keep the user's name on the images (it shows in later %f/%d escapes).
+            for (::Image* p = list; p; p = p->next) CopyMagickString(p->filename, filename.c_str(), MaxTextExtent);
+            images = from_magick_list(list);
+            if (ok && !error) stage.commit();
+            return ok && !error;
+        }
+        ok = WriteImages(info, list, filename.c_str(), ex) != MagickFalse;
+        bool error = ex.drain(ctx_.diag);
+        images = from_magick_list(list);
+        return ok && !error;
+    } catch (const Error& e) {
+        ctx_.diag.add(e);
+        return false;
+    }
+}
+
+bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const std::string& path,
+                            const std::string& magick_name) {
+    const codecs::CodecSpec* codec = codecs::for_magick(magick_name);
+    check_policy(path, codec->name, WritePolicyRights);
+    StagingDir stage(path);
+    // Scene numbering and file names follow WriteImages: consistent scenes, then one file per
+    // frame (`out-0.png`, or the printf pattern in the name).
+    for (size_t k = 1; k < images.size(); ++k)
+        if (images[k - 1].shell()->scene >= images[k].shell()->scene) {
+            size_t first = images.front().shell()->scene;
+            for (size_t m = 0; m < images.size(); ++m) images[m].shell()->scene = first + m;
+            break;
+        }
+    std::string base = stage.staged(path);
+    for (auto& img : images) {
+        char name[MaxTextExtent];
+        InterpretImageFilename(info, img.shell(), base.c_str(), static_cast<int>(img.shell()->scene), name);
+        std::string out = name;
+        if (images.size() > 1 && out == base) {
+            auto dot = base.rfind('.');
+            auto slash = base.rfind('/');
+            std::string scene = std::to_string(img.shell()->scene);
+            if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
+                out = base.substr(0, dot) + "-" + scene + base.substr(dot);
+            else
+                out = base + "-" + scene;
+        }
+        std::FILE* f = std::fopen(out.c_str(), "wb");
+        if (!f) throw file_error(Severity::file_open_error, "unable to open image", path, errno, "blob.c/OpenBlob");
+        try {
+            img.make_native(ctx_.diag);
+            codecs::WriteRequest req{f, path, magick_name, info, ctx_};
+            codec->write(img, req);
+        } catch (...) {
+            std::fclose(f);
+            throw;
+        }
+        if (std::fflush(f) != 0 || std::ferror(f)) {
+            int err = errno;
+            std::fclose(f);
+            throw file_error(Severity::file_open_error, "unable to write image", path, err, "blob.c/WriteBlob");
+        }
+        std::fclose(f);
+        CopyMagickString(img.shell()->filename, path.c_str(), MaxTextExtent);
+    }
+    stage.commit();
+    return true;
+}
+
+}  // namespace mtool::exec

@@ -1,0 +1,46 @@
+#pragma once
+// An operator is declared once in an OpSpec: its ImageMagick spelling, kind, how it demands
+// pixels and its native run function. ImageMagick's own option table supplies arity and class;
+// a unit test checks that every spec agrees with it. Operators without a spec (or whose
+// `accepts` declines the arguments) run through the Magick bridge.
+#include <string>
+#include <vector>
+
+#include "src/core/context.h"
+#include "src/core/image.h"
+
+namespace mtool::ops {
+
+enum class OpKind { simple, list };
+
+/// How an operator reads its input; used by the executor and, later, the memory model.
+enum class Demand { pointwise, neighbourhood, whole_image, metadata };
+
+/// One invocation: `-op args` with the settings in force.
+struct OpCall {
+    std::string option;             ///< as written: "-resize", "+repage"
+    std::vector<std::string> args;  ///< arguments (0..2)
+    ::ImageInfo* info;              ///< settings in force (ImageMagick's record, synced)
+    Context& ctx;
+    bool plus() const { return !option.empty() && option[0] == '+'; }
+    const std::string& arg(size_t i) const { return args.at(i); }
+};
+
+struct OpSpec {
+    std::vector<std::string> names;  ///< "-flip"; both forms when both are native
+    OpKind kind = OpKind::simple;
+    int arity = 0;                   ///< must match ImageMagick's table
+    Demand demand = Demand::pointwise;
+    const char* summary = "";
+    /// Native run for a simple operator: returns the new image(s) (crop may yield many).
+    std::vector<Image> (*run)(Image& in, OpCall& call) = nullptr;
+    /// Native run for a list operator.
+    void (*run_list)(std::vector<Image>& list, OpCall& call) = nullptr;
+    /// Optional: false when this call needs ImageMagick (unsupported argument forms).
+    bool (*accepts)(const OpCall& call) = nullptr;
+};
+
+const std::vector<const OpSpec*>& all();
+const OpSpec* find(const std::string& option);
+
+}  // namespace mtool::ops

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Command-line behaviour against ImageMagick 6: messages, exit codes, no partial outputs,
+# tool aliases, -list. Pixel-level comparisons live in tests/compat.
+set -u
+MTOOL=$(readlink -f "$1")
+. "$(dirname "$0")/lib.sh"
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; cd "$W"
+$IM -size 64x48 gradient:red-blue in.jpg
+$IM -size 64x48 xc:white in.png
+
+expect() {  # expect RC 'stderr regex' args...
+  local rc=$1 re=$2; shift 2
+  local err; err=$("$MTOOL" "$@" 2>&1 >/dev/null); local got=$?
+  if [ "$got" != "$rc" ] || ! grep -qE -- "$re" <<<"$err"; then bad "mtool $* -> rc=$got err=$err (want $rc /$re/)"; else ok; fi
+}
+expect 1 "^mtool: unable to open image \`nosuch.jpg': No such file or directory @ error/blob.c/OpenBlob" nosuch.jpg out1.png
+expect 1 "no images defined \`out1.png'" nosuch.jpg out1.png
+expect 1 "unrecognized option \`-frobnicate'" in.jpg -frobnicate out2.png
+expect 1 "invalid argument for option \`-resize': abc" in.jpg -resize abc out3.png
+expect 1 "missing an image filename \`-resize'" in.jpg -resize
+expect 1 "unrecognized image colorspace \`Foo'" in.jpg -colorspace Foo out4.png
+expect 1 "unbalanced parenthesis" in.jpg '(' -negate out5.png
+expect 1 "unable to parse expression \`\)'" in.jpg ')' out5b.png
+expect 1 "image sequence is required \`-composite'" in.jpg -composite out6.png
+expect 1 "unrecognized color \`nosuchcolor'" -size 10x10 xc:nosuchcolor out7.png
+expect 1 "no such image \`-clone'" in.jpg '(' -clone 5 ')' out8.png
+expect 1 "not allowed by the security policy \`@list.txt'" @list.txt out9.png
+expect 1 "unrecognized option \`-Resize'" in.jpg -Resize 10 out10.png
+expect 0 "geometry does not contain image" in.jpg -crop 10x10+1000+1000 out11.png
+for f in out1.png out2.png out3.png out4.png out5.png out6.png out7.png out8.png out9.png out10.png; do
+  check "no output $f after an error" test ! -e "$f"
+done
+expect 1 "unable to open image \`/nonexistent/dir/out.png'" in.jpg /nonexistent/dir/out.png
+check "no staging directory left" sh -c '! ls -a | grep -q "^\.mtool-"'
+
+# Usage: no argument or one -> usage on stdout, exit 0.
+check "usage exit 0" "$MTOOL"
+check "usage on stdout" sh -c "\"$MTOOL\" | grep -q Usage"
+
+# Aliases behave like the tool they are named after.
+ln -s "$MTOOL" identify; ln -s "$MTOOL" convert
+check "identify alias" sh -c './identify -format "%w %h" in.jpg | grep -qx "64 48"'
+check "convert alias" sh -c './convert in.jpg -resize 50% a.png && /usr/bin/identify -format %w a.png | grep -qx 32'
+check "identify subcommand" sh -c "\"$MTOOL\" identify in.png | grep -q '^in.png PNG 64x48 64x48+0+0 '"
+check "convert alias prefix" sh -c "./convert nosuch.jpg x.png 2>&1 | grep -q '^convert: unable to open image'"
+
+# Settings before the first image apply to every image read later.
+"$MTOOL" -resize 50% in.jpg in.png -append both.png
+check "deferred operator on both images" sh -c '/usr/bin/identify -format "%wx%h" both.png | grep -qx 32x48'
+# +write leaves the list unchanged; -write mpr: round trip.
+"$MTOOL" in.jpg -write mpr:a +delete mpr:a -flip flipped.png
+check "mpr round trip" test -s flipped.png
+# stdin/stdout with a format prefix.
+"$MTOOL" png:- jpg:- < in.png > piped.jpg
+check "stdin to stdout" sh -c '/usr/bin/identify -format %m piped.jpg | grep -qx JPEG'
+
+# -list and -version.
+check "-list operator shows engines" sh -c "\"$MTOOL\" -list operator | grep -Eq '^-resize +(native|magick)'"
+check "-list operator marks native ops" sh -c "\"$MTOOL\" -list operator | grep -Eq '^-delete +native'"
+check "-list resource" sh -c "\"$MTOOL\" -list resource | grep -q 'Memory:'"
+check "-list format" sh -c "\"$MTOOL\" -list format | grep -Eq 'PNG +(native|magick)'"
+check "-version" sh -c "\"$MTOOL\" -version | grep -q '^Version: mtool'"
+check "-list colorspace (bridged list)" sh -c "\"$MTOOL\" -list colorspace | grep -qx sRGB"
+finish
