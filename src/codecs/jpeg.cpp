@@ -1,10 +1,255 @@
-#include "src/codecs/codec.h"
+// JPEG through libjpeg-turbo: row-sequential decode (with DCT-domain scaling for
+// -define jpeg:size) and encode (quality, progressive, sampling factors, gray, profiles).
+// CMYK/YCCK files are declined to the bridge, which handles Adobe's inverted CMYK.
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <strings.h>
+
+#include <jpeglib.h>
+
+#include "src/codecs/common.h"
 
 namespace mtool::codecs {
 namespace {
-bool sniff_jpeg(const unsigned char*, size_t) { return false; }
-Image read_jpeg(const ReadRequest&) { throw Error(Severity::coder_error, "not implemented", "", "jpeg"); }
-void write_jpeg(Image&, const WriteRequest&) { throw Error(Severity::coder_error, "not implemented", "", "jpeg"); }
+
+struct ErrorManager {
+    jpeg_error_mgr pub;
+    std::jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+    std::vector<std::string>* warnings;
+};
+
+void on_error(j_common_ptr cinfo) {
+    auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+    (*cinfo->err->format_message)(cinfo, err->message);
+    std::longjmp(err->jump, 1);
+}
+
+void on_message(j_common_ptr cinfo, int level) {
+    if (level >= 0) return;  // trace messages
+    auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+    char text[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, text);
+    if (err->warnings && err->warnings->size() < 8) err->warnings->push_back(text);
+    cinfo->err->num_warnings++;
+}
+
+bool sniff_jpeg(const unsigned char* h, size_t n) { return n >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF; }
+
+/// Decodes into `px` (allocated once the output size is known). Only POD state lives across
+/// setjmp, so a longjmp never skips a destructor.
+bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::shared_ptr<Pixels>& px,
+            std::vector<std::string>& warnings, std::string& error, bool& decline) {
+    jpeg_decompress_struct cinfo;
+    ErrorManager err;
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = on_error;
+    err.pub.emit_message = on_message;
+    err.warnings = &warnings;
+    if (setjmp(err.jump)) {
+        error = err.message;
+        jpeg_destroy_decompress(&cinfo);
+        return false;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        decline = true;
+        jpeg_destroy_decompress(&cinfo);
+        return false;
+    }
+    const char* size = GetImageOption(req.info, "jpeg:size");
+    if (size) {
+        // Same scale choice as ImageMagick: the largest 1/N that keeps both sides >= requested.
+        GeometryInfo g;
+        MagickStatusType flags = ParseGeometry(size, &g);
+        if (!(flags & SigmaValue)) g.sigma = g.rho;
+        jpeg_calc_output_dimensions(&cinfo);
+        double scale = 1.0;
+        if (g.rho != 0.0) scale = cinfo.output_width / g.rho;
+        if (g.sigma != 0.0 && scale > cinfo.output_height / g.sigma) scale = cinfo.output_height / g.sigma;
+        cinfo.scale_num = 1;
+        cinfo.scale_denom = static_cast<unsigned>(scale);
+    }
+    cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_calc_output_dimensions(&cinfo);
+    if (cinfo.output_width != shell->columns || cinfo.output_height != shell->rows) {
+        decline = true;
+        jpeg_destroy_decompress(&cinfo);
+        return false;
+    }
+    jpeg_start_decompress(&cinfo);
+    px = std::make_shared<Pixels>(cinfo.output_width, cinfo.output_height, cinfo.output_components, 1);
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = px->row(static_cast<int>(cinfo.output_scanline));
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    return true;
+}
+
+Image read_jpeg(const ReadRequest& req) {
+    magick::ImagePtr shell = ping_shell(req, "JPEG");
+    if (req.info->ping) return Image(std::move(shell));
+    std::FILE* f = std::fopen(req.path.c_str(), "rb");
+    if (!f) throw file_error(Severity::file_open_error, "unable to open image", req.path, errno, "blob.c/OpenBlob");
+    std::shared_ptr<Pixels> px;
+    std::vector<std::string> warnings;
+    std::string error;
+    bool decline = false;
+    bool ok = decode(f, req, shell.get(), px, warnings, error, decline);
+    std::fclose(f);
+    if (decline) throw Decline{"colorspace"};
+    for (const auto& w : warnings)
+        req.ctx.diag.add(Diagnostic{Severity::warning,
+                                    format_diagnostic(Severity::warning, w, req.path, "jpeg.c/JPEGWarningHandler")});
+    if (!ok) throw Error(Severity::corrupt_image_error, error, req.path, "jpeg.c/JPEGErrorHandler");
+    ::Image* s = shell.get();
+    s->colorspace = px->channels() == 1 ? GRAYColorspace : sRGBColorspace;
+    s->matte = MagickFalse;
+    s->depth = 8;
+    return Image(std::move(shell), std::move(px));
+}
+
+void write_marker_profile(jpeg_compress_struct& c, int marker, const char* header, size_t header_len,
+                          const unsigned char* data, size_t len) {
+    const size_t max_payload = 65533 - header_len;
+    if (len > max_payload) return;  // ImageMagick also drops over-long single markers
+    jpeg_write_m_header(&c, marker, static_cast<unsigned>(len + header_len));
+    for (size_t i = 0; i < header_len; ++i) jpeg_write_m_byte(&c, header[i]);
+    for (size_t i = 0; i < len; ++i) jpeg_write_m_byte(&c, data[i]);
+}
+
+struct EncodeParams {
+    int quality;
+    bool progressive;
+    int h_samp, v_samp;  // luma sampling; chroma 1x1
+};
+
+EncodeParams encode_params(const ::Image* s, const WriteRequest& req) {
+    EncodeParams p{92, false, 1, 1};
+    bool jpeg_source = strcasecmp(s->magick, "JPEG") == 0 || strcasecmp(s->magick, "JPG") == 0;
+    if (req.info->quality != 0 && req.info->quality <= 100)
+        p.quality = static_cast<int>(req.info->quality);
+    else if (s->quality != 0 && s->quality <= 100 && jpeg_source)
+        p.quality = static_cast<int>(s->quality);
+    else if (s->quality != 0 && s->quality <= 100 && GetImageOption(req.info, "quality"))
+        p.quality = static_cast<int>(s->quality);
+    InterlaceType il = req.info->interlace != UndefinedInterlace ? req.info->interlace : s->interlace;
+    p.progressive = il == JPEGInterlace || il == LineInterlace || il == PlaneInterlace || il == PartitionInterlace;
+    // Same precedence as ImageMagick: -sampling-factor, else the define, else the factors the
+    // input JPEG had; without any, 1x1 at quality >= 90 and libjpeg's 2x2 below.
+    const char* sf = GetImageOption(req.info, "jpeg:sampling-factor");
+    if (!sf) sf = GetImageProperty(s, "jpeg:sampling-factor");
+    if (req.info->sampling_factor) sf = req.info->sampling_factor;
+    if (sf && std::strchr(sf, ':')) {
+        int a = 4, b = 4, c = 4;
+        std::sscanf(sf, "%d:%d:%d", &a, &b, &c);
+        p.h_samp = b ? a / b : 2;
+        p.v_samp = c == 0 ? 2 : 1;
+    } else if (sf) {
+        GeometryInfo g;
+        std::string first(sf, std::strcspn(sf, ","));
+        MagickStatusType flags = ParseGeometry(first.c_str(), &g);
+        if (!(flags & SigmaValue)) g.sigma = g.rho;
+        p.h_samp = static_cast<int>(g.rho);
+        p.v_samp = static_cast<int>(g.sigma);
+    } else if (p.quality < 90) {
+        p.h_samp = p.v_samp = 2;
+    }
+    if (p.h_samp < 1 || p.h_samp > 4) p.h_samp = 2;
+    if (p.v_samp < 1 || p.v_samp > 4) p.v_samp = 2;
+    return p;
+}
+
+void write_jpeg(Image& image, const WriteRequest& req) {
+    const Pixels& px = image.pixels();
+    const ::Image* s = image.shell();
+    Layout l = image.layout();
+    if (l.cmyk() || l.alpha && l.gray()) throw Decline{"layout"};
+    EncodeParams p = encode_params(s, req);
+    // 16-bit pixels are reduced row by row; alpha is dropped as ImageMagick does for JPEG.
+    const int in_ch = px.channels();
+    const int out_ch = l.gray() ? 1 : 3;
+    std::vector<JSAMPLE> row(static_cast<size_t>(px.width()) * out_ch);
+
+    jpeg_compress_struct c;
+    ErrorManager err;
+    c.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = on_error;
+    err.pub.emit_message = on_message;
+    err.warnings = nullptr;
+    if (setjmp(err.jump)) {
+        jpeg_destroy_compress(&c);
+        throw Error(Severity::coder_error, err.message, req.path, "jpeg.c/JPEGErrorHandler");
+    }
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, req.file);
+    c.image_width = px.width();
+    c.image_height = px.height();
+    c.input_components = out_ch;
+    c.in_color_space = out_ch == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, p.quality, TRUE);
+    c.dct_method = p.quality <= 90 ? JDCT_IFAST : JDCT_ISLOW;  // ImageMagick's choice
+    c.optimize_coding = TRUE;
+    if (out_ch == 3) {
+        c.comp_info[0].h_samp_factor = p.h_samp;
+        c.comp_info[0].v_samp_factor = p.v_samp;
+        c.comp_info[1].h_samp_factor = c.comp_info[1].v_samp_factor = 1;
+        c.comp_info[2].h_samp_factor = c.comp_info[2].v_samp_factor = 1;
+    }
+    if (s->x_resolution > 0 && s->y_resolution > 0 && s->units != UndefinedResolution) {
+        c.write_JFIF_header = TRUE;
+        c.density_unit = s->units == PixelsPerInchResolution ? 1 : 2;
+        c.X_density = static_cast<UINT16>(s->x_resolution + 0.5);
+        c.Y_density = static_cast<UINT16>(s->y_resolution + 0.5);
+    }
+    if (p.progressive) jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    if (const char* comment = GetImageProperty(s, "comment"))
+        jpeg_write_marker(&c, JPEG_COM, reinterpret_cast<const JOCTET*>(comment),
+                          static_cast<unsigned>(std::strlen(comment)));
+    ResetImageProfileIterator(s);
+    for (char* name = GetNextImageProfile(s); name; name = GetNextImageProfile(s)) {
+        const StringInfo* prof = GetImageProfile(s, name);
+        const unsigned char* d = GetStringInfoDatum(prof);
+        size_t n = GetStringInfoLength(prof);
+        if (strcasecmp(name, "icc") == 0)
+            jpeg_write_icc_profile(&c, d, static_cast<unsigned>(n));
+        else if (strcasecmp(name, "exif") == 0)
+            write_marker_profile(c, JPEG_APP0 + 1, "", 0, d, n);
+        else if (strcasecmp(name, "xmp") == 0)
+            write_marker_profile(c, JPEG_APP0 + 1, "http://ns.adobe.com/xap/1.0/", 29, d, n);
+        else if (strcasecmp(name, "iptc") == 0 || strcasecmp(name, "8bim") == 0)
+            write_marker_profile(c, JPEG_APP0 + 13, "", 0, d, n);
+    }
+    for (int y = 0; y < px.height(); ++y) {
+        const int w = px.width();
+        if (px.bytes_per_sample() == 1 && in_ch == out_ch) {
+            JSAMPROW r = const_cast<JSAMPLE*>(px.row(y));
+            jpeg_write_scanlines(&c, &r, 1);
+            continue;
+        }
+        for (int x = 0; x < w; ++x)
+            for (int ch = 0; ch < out_ch; ++ch) {
+                size_t i = static_cast<size_t>(x) * in_ch + ch;
+                row[static_cast<size_t>(x) * out_ch + ch] =
+                    px.bytes_per_sample() == 1 ? px.row(y)[i] : static_cast<JSAMPLE>((px.row16(y)[i] + 128) / 257);
+            }
+        JSAMPROW r = row.data();
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+}
+
 }  // namespace
-extern const CodecSpec jpeg_codec{"JPEG", {}, 100, &sniff_jpeg, &read_jpeg, &write_jpeg, ""};
+
+extern const CodecSpec jpeg_codec{"JPEG", {"JPEG", "JPG", "JPE"}, 100, &sniff_jpeg, &read_jpeg, &write_jpeg,
+                                  "Joint Photographic Experts Group JFIF format (libjpeg-turbo)"};
+
 }  // namespace mtool::codecs

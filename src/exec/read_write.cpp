@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "src/codecs/codec.h"
+#include "src/codecs/common.h"
 #include "src/exec/executor.h"
 #include "src/exec/io.h"
 
@@ -53,6 +54,8 @@ bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageL
                 } catch (const Error& e) {
                     ctx_.diag.add(e);
                     return false;
+                } catch (const codecs::Decline&) {
+                    // fall through to ImageMagick
                 }
             }
         }
@@ -96,8 +99,13 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
     for (auto& img : images) all_native &= img.native() || codec != nullptr;
     try {
         if (codec && all_native && plain_path(t.path) &&
-            (t.prefix.empty() || codecs::for_magick(t.prefix) == codec))
-            return write_native(info, images, t.path, magick_name);
+            (t.prefix.empty() || codecs::for_magick(t.prefix) == codec)) {
+            try {
+                return write_native(info, images, t.path, magick_name);
+            } catch (const codecs::Decline&) {
+                // this layout needs ImageMagick's writer
+            }
+        }
         if (!t.raw_prefix.empty() && !magick::policy_allows(CoderPolicyDomain, WritePolicyRights, t.prefix))
             check_policy(t.path, t.prefix, WritePolicyRights);
         ::Image* list = to_magick_list(images, ctx_.diag);
