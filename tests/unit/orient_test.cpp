@@ -1,0 +1,110 @@
+// Native operators: algebraic properties and pixel equality with ImageMagick's own functions.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "src/ops/op_spec.h"
+
+using MImage = mtool::Image;
+using mtool::Pixels;
+using mtool::Context;
+using mtool::Diagnostics;
+namespace magick = mtool::magick;
+namespace ops = mtool::ops;
+
+namespace {
+
+MImage plasma(int w, int h, int depth) {
+    magick::InfoPtr info(AcquireImageInfo());
+    std::string size = std::to_string(w) + "x" + std::to_string(h);
+    CloneString(&info->size, size.c_str());
+    CopyMagickString(info->filename, "gradient:red-blue", MaxTextExtent);
+    magick::Exception ex;
+    ::Image* im = ReadImage(info.get(), ex);
+    REQUIRE(im != nullptr);
+    im->depth = depth;
+    // Make it non-symmetric so transforms are distinguishable.
+    for (int y = 0; y < 3; ++y) {
+        PixelPacket* q = GetAuthenticPixels(im, 0, y, 5, 1, ex);
+        for (int x = 0; x < 5; ++x) q[x].green = static_cast<Quantum>(QuantumRange / (x + y + 2));
+        SyncAuthenticPixels(im, ex);
+    }
+    MImage img{magick::ImagePtr(im)};
+    Diagnostics d;
+    img.make_native(d);
+    return img;
+}
+
+MImage apply(const std::string& op, std::vector<std::string> args, MImage in) {
+    Context ctx;
+    magick::InfoPtr info(AcquireImageInfo());
+    ops::OpCall call{op, std::move(args), info.get(), ctx};
+    const ops::OpSpec* spec = ops::find(op);
+    REQUIRE(spec != nullptr);
+    REQUIRE((!spec->accepts || spec->accepts(call)));
+    return spec->run(in, call).at(0);
+}
+
+bool same_pixels(const MImage& a, const MImage& b) {
+    const Pixels &p = a.pixels(), &q = b.pixels();
+    return p.width() == q.width() && p.height() == q.height() && p.channels() == q.channels() &&
+           std::memcmp(p.row(0), q.row(0), p.size_bytes()) == 0;
+}
+
+/// The same transform through ImageMagick (the oracle), exported back.
+MImage oracle(::Image* (*fn)(const ::Image*, ExceptionInfo*), const MImage& in) {
+    MImage copy = in;
+    Diagnostics d;
+    ::Image* im = copy.make_magick(d);
+    magick::Exception ex;
+    MImage out{magick::ImagePtr(fn(im, ex))};
+    out.make_native(d);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("flip, flop, transpose twice are the identity; rotate 90 four times too") {
+    for (int depth : {8, 16}) {
+        MImage img = plasma(37, 23, depth);
+        CHECK(same_pixels(apply("-flip", {}, apply("-flip", {}, img)), img));
+        CHECK(same_pixels(apply("-flop", {}, apply("-flop", {}, img)), img));
+        CHECK(same_pixels(apply("-transpose", {}, apply("-transpose", {}, img)), img));
+        MImage r = img;
+        for (int i = 0; i < 4; ++i) r = apply("-rotate", {"90"}, r);
+        CHECK(same_pixels(r, img));
+        CHECK_FALSE(same_pixels(apply("-rotate", {"90"}, img), img));
+        CHECK(same_pixels(apply("-negate", {}, apply("-negate", {}, img)), img));
+    }
+}
+
+TEST_CASE("native transforms equal ImageMagick's pixel for pixel") {
+    MImage img = plasma(41, 29, 8);
+    CHECK(same_pixels(apply("-flip", {}, img), oracle(&FlipImage, img)));
+    CHECK(same_pixels(apply("-flop", {}, img), oracle(&FlopImage, img)));
+    CHECK(same_pixels(apply("-transpose", {}, img), oracle(&TransposeImage, img)));
+    CHECK(same_pixels(apply("-transverse", {}, img), oracle(&TransverseImage, img)));
+}
+
+TEST_CASE("rotate declines angles that are not multiples of 90 and honours > and <") {
+    Context ctx;
+    magick::InfoPtr info(AcquireImageInfo());
+    const ops::OpSpec* spec = ops::find("-rotate");
+    ops::OpCall c30{"-rotate", {"30"}, info.get(), ctx};
+    CHECK_FALSE(spec->accepts(c30));
+    MImage wide = plasma(40, 20, 8);
+    CHECK(apply("-rotate", {"90<"}, wide).width() == 40);  // only when taller than wide
+    CHECK(apply("-rotate", {"90>"}, wide).width() == 20);
+}
+
+TEST_CASE("every native operator agrees with ImageMagick's option table") {
+    for (const ops::OpSpec* spec : ops::all())
+        for (const auto& name : spec->names) {
+            magick::OptionInfo oi = magick::option_info(name);
+            INFO(name);
+            CHECK(oi.known);
+            if (name[0] == '-') CHECK(oi.arity == spec->arity);
+            bool list = (oi.flags & ListOperatorOptionFlag) != 0;
+            CHECK(list == (spec->kind == ops::OpKind::list));
+        }
+}
