@@ -134,9 +134,7 @@ EncodeParams encode_params(const ::Image* s, const WriteRequest& req) {
     bool jpeg_source = strcasecmp(s->magick, "JPEG") == 0 || strcasecmp(s->magick, "JPG") == 0;
     if (req.info->quality != 0 && req.info->quality <= 100)
         p.quality = static_cast<int>(req.info->quality);
-    else if (s->quality != 0 && s->quality <= 100 && jpeg_source)
-        p.quality = static_cast<int>(s->quality);
-    else if (s->quality != 0 && s->quality <= 100 && GetImageOption(req.info, "quality"))
+    else if (s->quality != 0 && s->quality <= 100 && (jpeg_source || GetImageOption(req.info, "quality")))
         p.quality = static_cast<int>(s->quality);
     InterlaceType il = req.info->interlace != UndefinedInterlace ? req.info->interlace : s->interlace;
     p.progressive = il == JPEGInterlace || il == LineInterlace || il == PlaneInterlace || il == PartitionInterlace;
@@ -169,7 +167,7 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     const Pixels& px = image.pixels();
     const ::Image* s = image.shell();
     Layout l = image.layout();
-    if (l.cmyk() || l.alpha && l.gray()) throw Decline{"layout"};
+    if (l.cmyk() || (l.alpha && l.gray())) throw Decline{"layout"};
     EncodeParams p = encode_params(s, req);
     // 16-bit pixels are reduced row by row; alpha is dropped as ImageMagick does for JPEG.
     const int in_ch = px.channels();

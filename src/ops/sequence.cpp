@@ -18,12 +18,7 @@ void run_delete(std::vector<Image>& list, OpCall& call) {
         return;
     }
     // Out-of-range indexes are silently ignored, as in ImageMagick.
-    if (!exec::parse_indexes(call.arg(0), list.size(), idx)) {
-        idx.clear();
-        const std::string& s = call.arg(0);
-        // Parse what is in range of a partly valid list (e.g. "1--1" on one image: nothing).
-        (void)s;
-    }
+    if (!exec::parse_indexes(call.arg(0), list.size(), idx)) return;
     std::sort(idx.begin(), idx.end());
     idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
     for (size_t k = idx.size(); k-- > 0;) list.erase(list.begin() + static_cast<long>(idx[k]));
