@@ -92,6 +92,7 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
                                             args.begin() + static_cast<long>(i + oi.arity + 1));
             if (a == "-verbose") verbose = true;
             if (a == "+verbose") verbose = false;
+            ctx.native_reads = !verbose;
             if (a == "-quiet") ctx.quiet = true;
             if (a == "-regard-warnings") ctx.regard_warnings = true;
             ok &= apply_settings(info.get(), tokens, ctx);

@@ -1,12 +1,30 @@
 #include "src/codecs/common.h"
 
+#include <cerrno>
+
 namespace mtool::codecs {
+
+std::unique_ptr<std::FILE, int (*)(std::FILE*)> open_input(const ReadRequest& req) {
+    std::FILE* f = std::fopen(req.path.c_str(), "rb");
+    if (!f) throw file_error(Severity::file_open_error, "unable to open image", req.path, errno, "blob.c/OpenBlob");
+    return {f, &std::fclose};
+}
+
+void report_warnings(const ReadRequest& req, const std::vector<std::string>& warnings, const char* where) {
+    for (const auto& w : warnings)
+        req.ctx.diag.add(Diagnostic{Severity::warning, format_diagnostic(Severity::warning, w, req.path, where)});
+}
+
+bool native_colorspace(const ::Image* image) {
+    return image->colorspace == sRGBColorspace || image->colorspace == GRAYColorspace;
+}
 
 magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     magick::InfoPtr info = magick::clone_info(req.info);
     std::string name = std::string(magick_name) + ":" + req.path;
     CopyMagickString(info->filename, name.c_str(), MaxTextExtent);
     info->ping = MagickTrue;
+    info->verbose = MagickFalse;  // a verbose read would print an identify line
     magick::Exception ex;
     ::Image* image = PingImage(info.get(), ex);
     Diagnostics warnings;

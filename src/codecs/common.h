@@ -1,6 +1,9 @@
 #pragma once
 // Helpers shared by the native codecs.
+#include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "src/codecs/codec.h"
 
@@ -12,8 +15,18 @@ struct Decline {
     std::string why;
 };
 
+/// sRGB or Gray: the only colorspaces native encoders write as they are (ImageMagick's writers
+/// transform anything else, which the bridge does for us).
+bool native_colorspace(const ::Image* image);
+
 /// ImageMagick's header-only read of `path`: a pixel-less image carrying every attribute IM
 /// would set (quality estimate, profiles, properties, density, orientation, background).
 magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name);
+
+/// Opens the file of a read request, with ImageMagick's error when it cannot.
+std::unique_ptr<std::FILE, int (*)(std::FILE*)> open_input(const ReadRequest& req);
+
+/// Reports a decoder's warnings as ImageMagick's coder would (`where` names its handler).
+void report_warnings(const ReadRequest& req, const std::vector<std::string>& warnings, const char* where);
 
 }  // namespace mtool::codecs

@@ -94,18 +94,15 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::sha
 Image read_jpeg(const ReadRequest& req) {
     magick::ImagePtr shell = ping_shell(req, "JPEG");
     if (req.info->ping) return Image(std::move(shell));
-    std::FILE* f = std::fopen(req.path.c_str(), "rb");
-    if (!f) throw file_error(Severity::file_open_error, "unable to open image", req.path, errno, "blob.c/OpenBlob");
+    auto file = open_input(req);
     std::shared_ptr<Pixels> px;
     std::vector<std::string> warnings;
     std::string error;
     bool decline = false;
-    bool ok = decode(f, req, shell.get(), px, warnings, error, decline);
-    std::fclose(f);
+    bool ok = decode(file.get(), req, shell.get(), px, warnings, error, decline);
+    file.reset();
     if (decline) throw Decline{"colorspace"};
-    for (const auto& w : warnings)
-        req.ctx.diag.add(Diagnostic{Severity::warning,
-                                    format_diagnostic(Severity::warning, w, req.path, "jpeg.c/JPEGWarningHandler")});
+    report_warnings(req, warnings, "jpeg.c/JPEGWarningHandler");
     if (!ok) throw Error(Severity::corrupt_image_error, error, req.path, "jpeg.c/JPEGErrorHandler");
     ::Image* s = shell.get();
     s->colorspace = px->channels() == 1 ? GRAYColorspace : sRGBColorspace;
@@ -167,7 +164,7 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     const Pixels& px = image.pixels();
     const ::Image* s = image.shell();
     Layout l = image.layout();
-    if (l.cmyk() || (l.alpha && l.gray())) throw Decline{"layout"};
+    if (!native_colorspace(s) || (l.alpha && l.gray())) throw Decline{"layout"};
     EncodeParams p = encode_params(s, req);
     // 16-bit pixels are reduced row by row; alpha is dropped as ImageMagick does for JPEG.
     const int in_ch = px.channels();

@@ -14,6 +14,8 @@ struct Context {
     bool regard_warnings = false;  ///< -regard-warnings: warnings make the exit status 1
     bool debug_cache = false;      ///< -debug cache
     int threads = 2;               ///< worker threads for native operators
+    bool native_reads = true;      ///< false: decode through ImageMagick (identify -verbose wants its
+                                   ///< full reader's properties and statistics)
 
     /// Exit status the way ImageMagick computes it.
     int exit_status(bool ok) const {

@@ -38,7 +38,7 @@ void check_policy(const std::string& path, const std::string& format, PolicyRigh
 
 bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageList& out) {
     Target t = split_target(filename);
-    if (!has_read_modifier(filename) && plain_path(t.path) && info->extract == nullptr) {
+    if (ctx_.native_reads && !has_read_modifier(filename) && plain_path(t.path) && info->extract == nullptr) {
         if (std::FILE* f = std::fopen(t.path.c_str(), "rb")) {
             unsigned char head[64];
             size_t n = std::fread(head, 1, sizeof head, f);

@@ -3,9 +3,9 @@
 
 #include <cstring>
 
-#include "src/ops/op_spec.h"
+#include "tests/unit/helpers.h"
 
-using MImage = mtool::Image;
+using namespace test;
 using mtool::Pixels;
 using mtool::Context;
 using mtool::Diagnostics;
@@ -13,43 +13,6 @@ namespace magick = mtool::magick;
 namespace ops = mtool::ops;
 
 namespace {
-
-MImage plasma(int w, int h, int depth) {
-    magick::InfoPtr info(AcquireImageInfo());
-    std::string size = std::to_string(w) + "x" + std::to_string(h);
-    CloneString(&info->size, size.c_str());
-    CopyMagickString(info->filename, "gradient:red-blue", MaxTextExtent);
-    magick::Exception ex;
-    ::Image* im = ReadImage(info.get(), ex);
-    REQUIRE(im != nullptr);
-    im->depth = depth;
-    // Make it non-symmetric so transforms are distinguishable.
-    for (int y = 0; y < 3; ++y) {
-        PixelPacket* q = GetAuthenticPixels(im, 0, y, 5, 1, ex);
-        for (int x = 0; x < 5; ++x) q[x].green = static_cast<Quantum>(QuantumRange / (x + y + 2));
-        SyncAuthenticPixels(im, ex);
-    }
-    MImage img{magick::ImagePtr(im)};
-    Diagnostics d;
-    img.make_native(d);
-    return img;
-}
-
-MImage apply(const std::string& op, std::vector<std::string> args, MImage in) {
-    Context ctx;
-    magick::InfoPtr info(AcquireImageInfo());
-    ops::OpCall call{op, std::move(args), info.get(), ctx};
-    const ops::OpSpec* spec = ops::find(op);
-    REQUIRE(spec != nullptr);
-    REQUIRE((!spec->accepts || spec->accepts(call)));
-    return spec->run(in, call).at(0);
-}
-
-bool same_pixels(const MImage& a, const MImage& b) {
-    const Pixels &p = a.pixels(), &q = b.pixels();
-    return p.width() == q.width() && p.height() == q.height() && p.channels() == q.channels() &&
-           std::memcmp(p.row(0), q.row(0), p.size_bytes()) == 0;
-}
 
 /// The same transform through ImageMagick (the oracle), exported back.
 MImage oracle(::Image* (*fn)(const ::Image*, ExceptionInfo*), const MImage& in) {

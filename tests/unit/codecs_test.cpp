@@ -1,0 +1,178 @@
+// Native codecs: round trips at every bit depth and colour type, the encoder's colour-type
+// choice, and decoding equal to ImageMagick's own reader.
+#include "tests/unit/helpers.h"  // doctest before ImageMagick's headers (IsNaN macro)
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "src/codecs/codec.h"
+#include "src/codecs/common.h"
+
+using namespace test;
+using mtool::Context;
+using mtool::Layout;
+namespace codecs = mtool::codecs;
+namespace magick = mtool::magick;
+
+namespace {
+
+struct TempFile {
+    std::string path;
+    TempFile() {
+        char name[] = "/tmp/mtool-unit-XXXXXX";
+        int fd = mkstemp(name);
+        REQUIRE(fd >= 0);
+        close(fd);
+        path = name;
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+};
+
+void write_with(const codecs::CodecSpec& codec, MImage& img, const std::string& path, const std::string& magick,
+                const std::vector<std::pair<std::string, std::string>>& defines = {}) {
+    Context ctx;
+    magick::InfoPtr info(AcquireImageInfo());
+    for (const auto& [k, v] : defines) SetImageOption(info.get(), k.c_str(), v.c_str());
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    codecs::WriteRequest req{f, path, magick, info.get(), ctx};
+    codec.write(img, req);
+    std::fclose(f);
+}
+
+MImage read_with(const codecs::CodecSpec& codec, const std::string& path) {
+    Context ctx;
+    magick::InfoPtr info(AcquireImageInfo());
+    codecs::ReadRequest req{path, nullptr, info.get(), ctx};
+    return codec.read(req);
+}
+
+MImage read_magick(const std::string& path) { return from_magick(path); }
+
+/// PNG header fields: bit depth and colour type.
+std::pair<int, int> png_header(const std::string& path) {
+    unsigned char h[26] = {};
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fread(h, 1, sizeof h, f) == sizeof h);
+    std::fclose(f);
+    return {h[24], h[25]};
+}
+
+Layout layout(int color, bool alpha) {
+    Layout l;
+    l.color_channels = color;
+    l.alpha = alpha;
+    return l;
+}
+
+}  // namespace
+
+TEST_CASE("PNG round trips every colour type at 8 and 16 bit, losslessly") {
+    struct Case {
+        int color;
+        bool alpha;
+        int bps;
+        bool few_colors;
+        int want_depth, want_type;
+    };
+    const Case cases[] = {
+        {1, false, 1, false, 8, 0},  {1, false, 2, false, 16, 0}, {1, true, 1, false, 8, 4},
+        {1, true, 2, false, 16, 4},  {3, false, 1, false, 8, 2},  {3, false, 2, false, 16, 2},
+        {3, true, 1, false, 8, 6},   {3, true, 2, false, 16, 6},  {3, false, 1, true, 2, 3},
+        {3, true, 1, true, 2, 3},    {1, false, 1, true, 2, 0},
+    };
+    for (const Case& k : cases) {
+        INFO("color " << k.color << " alpha " << k.alpha << " bps " << k.bps << " few " << k.few_colors);
+        MImage img = synthetic(53, 31, layout(k.color, k.alpha), k.bps, [&](int x, int y, int c) -> float {
+            if (k.few_colors) return ((x / 7 + y / 5 + c) % 4) / 3.0f;  // 4 levels per channel
+            if (k.alpha && c == (k.color == 1 ? 1 : 3)) return 0.25f + 0.7f * x / 52.0f;
+            return std::fmod(0.013f * x * (c + 1) + 0.029f * y + (k.bps == 2 ? 0.00011f * x : 0), 1.0f);
+        });
+        if (k.few_colors && k.color == 3 && !k.alpha) {
+            // Keep it colourful and within 4 colours.
+            img = synthetic(53, 31, layout(3, false), 1, [](int x, int, int c) -> float {
+                return ((x / 13 + c) % 2) ? 1.0f : 0.0f;
+            });
+        }
+        if (k.few_colors && k.alpha)
+            img = synthetic(53, 31, layout(3, true), 1, [](int x, int, int c) -> float {
+                return c == 3 ? (x % 2 ? 1.0f : 0.0f) : (x / 27 == c % 2 ? 1.0f : 0.0f);
+            });
+        TempFile tmp;
+        write_with(codecs::png_codec, img, tmp.path, "PNG");
+        auto [depth, type] = png_header(tmp.path);
+        CHECK(type == k.want_type);
+        if (!k.few_colors) CHECK(depth == k.want_depth);
+        MImage back = read_with(codecs::png_codec, tmp.path);
+        CHECK(psnr(back, img) == 999);
+        // ImageMagick reads what we wrote identically.
+        CHECK(psnr(read_magick(tmp.path), img) == 999);
+        CHECK(back.depth() == (k.bps == 2 && !k.few_colors ? 16 : 8));
+    }
+}
+
+TEST_CASE("PNG prefixes force the colour type; 16-bit samples that are v*257 are written at 8 bit") {
+    MImage img = synthetic(40, 30, layout(3, false), 2, [](int x, int y, int c) -> float {
+        return ((x * (11 + c) + y * (7 + 13 * c)) % 256) / 255.0f;
+    });
+    TempFile t;
+    write_with(codecs::png_codec, img, t.path, "PNG");
+    CHECK(png_header(t.path) == std::pair{8, 2});
+    write_with(codecs::png_codec, img, t.path, "PNG64");
+    CHECK(png_header(t.path) == std::pair{16, 6});
+    write_with(codecs::png_codec, img, t.path, "PNG32");
+    CHECK(png_header(t.path) == std::pair{8, 6});
+    write_with(codecs::png_codec, img, t.path, "PNG48");
+    CHECK(png_header(t.path) == std::pair{16, 2});
+    CHECK(psnr(read_with(codecs::png_codec, t.path), img) == 999);
+    CHECK_THROWS_AS(write_with(codecs::png_codec, img, t.path, "PNG8"), codecs::Decline);
+    CHECK_THROWS_AS(write_with(codecs::png_codec, img, t.path, "PNG", {{"png:color-type", "2"}}), codecs::Decline);
+}
+
+TEST_CASE("PNG compression level changes the size, not the pixels") {
+    MImage img = synthetic(200, 120, layout(3, false), 1, [](int x, int y, int c) -> float {
+        return ((x * x + y * 3 + c * 17) % 97) / 96.0f;
+    });
+    TempFile a, b;
+    write_with(codecs::png_codec, img, a.path, "PNG", {{"png:compression-level", "0"}});
+    write_with(codecs::png_codec, img, b.path, "PNG", {{"png:compression-level", "9"}});
+    std::FILE* fa = std::fopen(a.path.c_str(), "rb");
+    std::FILE* fb = std::fopen(b.path.c_str(), "rb");
+    std::fseek(fa, 0, SEEK_END);
+    std::fseek(fb, 0, SEEK_END);
+    CHECK(std::ftell(fa) > std::ftell(fb));
+    std::fclose(fa);
+    std::fclose(fb);
+    CHECK(psnr(read_with(codecs::png_codec, a.path), img) == 999);
+    CHECK(psnr(read_with(codecs::png_codec, b.path), img) == 999);
+}
+
+TEST_CASE("PNG decoding equals ImageMagick's, including interlaced and palette files") {
+    for (const char* args : {"rose:", "gradient:red-blue", "xc:gray40", "pattern:checkerboard"}) {
+        for (const char* interlace : {"none", "line"}) {
+            INFO(args << " " << interlace);
+            TempFile t;
+            std::string cmd = std::string("/usr/bin/convert -size 61x37 ") + args + " -interlace " + interlace +
+                              " PNG:" + t.path;
+            REQUIRE(std::system(cmd.c_str()) == 0);
+            CHECK(psnr(read_with(codecs::png_codec, t.path), read_magick(t.path)) == 999);
+        }
+    }
+}
+
+TEST_CASE("JPEG round trip at quality 95 stays close, gray stays gray") {
+    for (int color : {1, 3}) {
+        MImage img = synthetic(64, 48, layout(color, false), 1, [](int x, int y, int c) -> float {
+            return 0.2f + 0.6f * (x + y * (c + 1)) / 160.0f;
+        });
+        TempFile t;
+        write_with(codecs::jpeg_codec, img, t.path, "JPEG");
+        MImage back = read_with(codecs::jpeg_codec, t.path);
+        CHECK(back.layout().color_channels == color);
+        CHECK(psnr(back, img) > 40);
+        CHECK(psnr(back, read_magick(t.path)) > 45);
+    }
+}
