@@ -148,4 +148,17 @@ Image Image::derive(std::shared_ptr<Pixels> pixels) const {
     return Image(std::move(s), std::move(pixels));
 }
 
+Image Image::derive_scaled(std::shared_ptr<Pixels> pixels) const {
+    const double sx = static_cast<double>(pixels->width()) / width();
+    const double sy = static_cast<double>(pixels->height()) / height();
+    Image out = derive(std::move(pixels));
+    RectangleInfo& pg = out.shell_->page;
+    const RectangleInfo& src = shell_->page;
+    pg.width = static_cast<size_t>(std::floor(sx * src.width + 0.5));
+    pg.height = static_cast<size_t>(std::floor(sy * src.height + 0.5));
+    pg.x = static_cast<ssize_t>(std::ceil(sx * src.x - 0.5));
+    pg.y = static_cast<ssize_t>(std::ceil(sy * src.y - 0.5));
+    return out;
+}
+
 }  // namespace mtool

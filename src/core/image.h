@@ -78,6 +78,9 @@ public:
 
     /// A new native image of size w x h with this image's attributes and the given pixels.
     Image derive(std::shared_ptr<Pixels> pixels) const;
+    /// As derive, scaling the page geometry by the size change (ImageMagick's CloneImage at a
+    /// new size, as resize, sample and scale do).
+    Image derive_scaled(std::shared_ptr<Pixels> pixels) const;
 
 private:
     magick::ImagePtr shell_;

@@ -1,0 +1,375 @@
+#include "src/ops/resample.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "src/ops/parallel.h"
+
+namespace mtool::ops {
+namespace {
+
+constexpr double kEpsilon = 1.0e-12;  // ImageMagick's MagickEpsilon
+constexpr double kPi = 3.14159265358979323846;
+
+double apply_fn(Filter::Fn fn, double x, const Filter& f) {
+    switch (fn) {
+        case Filter::Fn::box:
+            return 1.0;
+        case Filter::Fn::triangle:
+            return x < 1.0 ? 1.0 - x : 0.0;
+        case Filter::Fn::cubic_bc: {
+            const double B = f.b, C = f.c;
+            if (x < 1.0)
+                return ((6 - 2 * B) + x * x * ((-18 + 12 * B + 6 * C) + x * (12 - 9 * B - 6 * C))) / 6.0;
+            if (x < 2.0)
+                return ((8 * B + 24 * C) + x * ((-12 * B - 48 * C) + x * ((6 * B + 30 * C) + x * (-B - 6 * C)))) /
+                       6.0;
+            return 0.0;
+        }
+        case Filter::Fn::sinc:
+            return x == 0.0 ? 1.0 : std::sin(kPi * x) / (kPi * x);
+        case Filter::Fn::gaussian:
+            return std::exp(-2.0 * x * x);  // sigma 0.5: exp(-x^2 / (2 sigma^2))
+        case Filter::Fn::hann:
+            return 0.5 + 0.5 * std::cos(kPi * x);
+        case Filter::Fn::hamming:
+            return 0.54 + 0.46 * std::cos(kPi * x);
+        case Filter::Fn::blackman: {
+            double c = std::cos(kPi * x);
+            return 0.34 + c * (0.5 + c * 0.16);
+        }
+    }
+    return 0.0;
+}
+
+/// Output position -> contributing source range and normalised weights (resize.c's bisect).
+struct Contributions {
+    std::vector<int> start, count;
+    std::vector<size_t> offset;
+    std::vector<float> weights;
+};
+
+Contributions contributions(int in_size, int out_size, double factor, const Filter& f) {
+    double scale = std::max(1.0 / factor + kEpsilon, 1.0);
+    double support = scale * f.support * f.blur;
+    if (support < 0.5) {
+        support = 0.5;  // too small even for nearest neighbour: point sampling
+        scale = 1.0;
+    }
+    scale = 1.0 / scale;
+    Contributions c;
+    c.start.resize(out_size);
+    c.count.resize(out_size);
+    c.offset.resize(out_size);
+    for (int x = 0; x < out_size; ++x) {
+        const double bisect = (x + 0.5) / factor + kEpsilon;
+        const int start = static_cast<int>(std::max(bisect - support + 0.5, 0.0));
+        const int stop = static_cast<int>(std::min(bisect + support + 0.5, static_cast<double>(in_size)));
+        c.start[x] = start;
+        c.count[x] = std::max(stop - start, 0);
+        c.offset[x] = c.weights.size();
+        double density = 0.0;
+        std::vector<double> w(c.count[x]);
+        for (int n = 0; n < c.count[x]; ++n) {
+            w[n] = f.weight(scale * (start + n - bisect + 0.5));
+            density += w[n];
+        }
+        if (density != 0.0 && density != 1.0)
+            for (double& v : w) v /= density;
+        for (double v : w) c.weights.push_back(static_cast<float>(v));
+    }
+    return c;
+}
+
+inline float quantum_in(const Pixels& p, int y, size_t i) {
+    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0f : p.row16(y)[i];
+}
+
+/// ImageMagick's ClampToQuantum, then its reduction to the image depth: an 8-bit image's Q16
+/// result is truncated (ScaleQuantumToAny in 6.9.11, as SetImageDepth and the PNG writer do).
+/// Alpha is held as opacity there, so it is the opacity that truncates.
+inline void store(Pixels& out, int y, size_t i, float q, bool is_alpha = false) {
+    q = q < 0 ? 0 : (q > 65535.0f ? 65535.0f : q);
+    if (out.bytes_per_sample() == 1 && is_alpha)
+        out.row(y)[i] = static_cast<uint8_t>(255 - (65535 - static_cast<unsigned>(q + 0.5f)) / 257);
+    else if (out.bytes_per_sample() == 1)
+        out.row(y)[i] = static_cast<uint8_t>(static_cast<unsigned>(q + 0.5f) / 257);
+    else
+        out.row16(y)[i] = static_cast<uint16_t>(q + 0.5f);
+}
+
+/// Weighted sum of `n` source pixels (stride `step` samples apart) into `acc` with IM's alpha
+/// weighting; writes the pixel to `out`.
+template <class Get>
+void accumulate_pixel(const Get& get, int n, const float* w, int ch, bool alpha, float* acc) {
+    std::fill(acc, acc + ch, 0.0f);
+    if (!alpha) {
+        for (int k = 0; k < n; ++k)
+            for (int c = 0; c < ch; ++c) acc[c] += w[k] * get(k, c);
+        return;
+    }
+    const int a = ch - 1;
+    float gamma = 0.0f;
+    for (int k = 0; k < n; ++k) {
+        float av = get(k, a);
+        float aw = w[k] * av * (1.0f / 65535.0f);
+        for (int c = 0; c < a; ++c) acc[c] += aw * get(k, c);
+        acc[a] += w[k] * av;
+        gamma += aw;
+    }
+    float g = std::fabs(gamma) < 1.0e-12f ? 0.0f : 1.0f / gamma;  // colour of nothing is black
+    for (int c = 0; c < a; ++c) acc[c] *= g;
+}
+
+void horizontal(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha, int threads) {
+    const int ch = in.channels();
+    parallel_rows(out.height(), threads, [&](int y0, int y1) {
+        std::vector<float> acc(ch);
+        for (int y = y0; y < y1; ++y)
+            for (int x = 0; x < out.width(); ++x) {
+                const int s = cw.start[x];
+                auto get = [&](int k, int c) { return quantum_in(in, y, static_cast<size_t>(s + k) * ch + c); };
+                accumulate_pixel(get, cw.count[x], cw.weights.data() + cw.offset[x], ch, alpha, acc.data());
+                for (int c = 0; c < ch; ++c) store(out, y, static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
+            }
+    });
+}
+
+void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha, int threads) {
+    const int ch = in.channels();
+    const int w = out.width();
+    parallel_rows(out.height(), threads, [&](int y0, int y1) {
+        std::vector<float> sum(static_cast<size_t>(w) * ch), gamma(alpha ? w : 0);
+        for (int y = y0; y < y1; ++y) {
+            std::fill(sum.begin(), sum.end(), 0.0f);
+            std::fill(gamma.begin(), gamma.end(), 0.0f);
+            const float* wt = cw.weights.data() + cw.offset[y];
+            for (int k = 0; k < cw.count[y]; ++k) {
+                const int sy = cw.start[y] + k;
+                const float wk = wt[k];
+                if (!alpha) {
+                    if (in.bytes_per_sample() == 2) {
+                        const uint16_t* r = in.row16(sy);
+                        for (size_t i = 0; i < sum.size(); ++i) sum[i] += wk * r[i];
+                    } else {
+                        const uint8_t* r = in.row(sy);
+                        for (size_t i = 0; i < sum.size(); ++i) sum[i] += wk * 257.0f * r[i];
+                    }
+                    continue;
+                }
+                for (int x = 0; x < w; ++x) {
+                    float av = quantum_in(in, sy, static_cast<size_t>(x) * ch + ch - 1);
+                    float aw = wk * av * (1.0f / 65535.0f);
+                    for (int c = 0; c < ch - 1; ++c)
+                        sum[static_cast<size_t>(x) * ch + c] += aw * quantum_in(in, sy, static_cast<size_t>(x) * ch + c);
+                    sum[static_cast<size_t>(x) * ch + ch - 1] += wk * av;
+                    gamma[x] += aw;
+                }
+            }
+            for (int x = 0; x < w; ++x) {
+                float g = 1.0f;
+                if (alpha) g = std::fabs(gamma[x]) < 1.0e-12f ? 0.0f : 1.0f / gamma[x];
+                for (int c = 0; c < ch; ++c) {
+                    float v = sum[static_cast<size_t>(x) * ch + c];
+                    if (alpha && c < ch - 1) v *= g;
+                    store(out, y, static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
+                }
+            }
+        }
+    });
+}
+
+}  // namespace
+
+double Filter::weight(double x) const {
+    const double xb = std::fabs(x) / blur;
+    double scale = 1.0;
+    if (window != Fn::box && support >= kEpsilon) scale = apply_fn(window, xb * window_scale, *this);
+    return scale * apply_fn(filter, xb, *this);
+}
+
+std::optional<Filter> filter_for(FilterTypes type, double blur) {
+    Filter f;
+    f.blur = blur < kEpsilon ? kEpsilon : blur;
+    auto cubic = [&](double b, double c) {
+        f.filter = Filter::Fn::cubic_bc;
+        f.b = b;
+        f.c = c;
+    };
+    auto windowed_sinc = [&](Filter::Fn window, double support) {
+        f.filter = Filter::Fn::sinc;
+        f.window = window;
+        f.support = support;
+        f.window_scale = 1.0 / support;  // window's first crossing (1.0) over the support
+    };
+    switch (type) {
+        case PointFilter:
+            f.support = 0.0;
+            break;
+        case BoxFilter:
+            f.support = 0.5;
+            break;
+        case TriangleFilter:
+            f.filter = Filter::Fn::triangle;
+            f.support = 1.0;
+            break;
+        case HermiteFilter:
+            cubic(0, 0);
+            f.support = 1.0;
+            break;
+        case CubicFilter:
+        case SplineFilter:
+            cubic(1, 0);
+            f.support = 2.0;
+            break;
+        case CatromFilter:
+            cubic(0, 0.5);
+            f.support = 2.0;
+            break;
+        case MitchellFilter:
+            cubic(1.0 / 3.0, 1.0 / 3.0);
+            f.support = 2.0;
+            break;
+        case RobidouxFilter:
+            cubic(0.37821575509399867, 0.31089212245300067);
+            f.support = 2.0;
+            break;
+        case RobidouxSharpFilter:
+            cubic(0.2620145123990142, 0.3689927438004929);
+            f.support = 2.0;
+            break;
+        case GaussianFilter:
+            f.filter = Filter::Fn::gaussian;
+            f.support = 2.0;
+            break;
+        case LanczosFilter:
+            windowed_sinc(Filter::Fn::sinc, 3.0);
+            break;
+        case LanczosSharpFilter:
+            windowed_sinc(Filter::Fn::sinc, 3.0);
+            f.blur *= 0.9812505644269356;
+            break;
+        case Lanczos2Filter:
+            windowed_sinc(Filter::Fn::sinc, 2.0);
+            break;
+        case Lanczos2SharpFilter:
+            windowed_sinc(Filter::Fn::sinc, 2.0);
+            f.blur *= 0.9549963639785485;
+            break;
+        case HanningFilter:
+            windowed_sinc(Filter::Fn::hann, 4.0);
+            break;
+        case HammingFilter:
+            windowed_sinc(Filter::Fn::hamming, 4.0);
+            break;
+        case BlackmanFilter:
+            windowed_sinc(Filter::Fn::blackman, 4.0);
+            break;
+        case SincFilter:
+        case SincFastFilter:
+            f.filter = Filter::Fn::sinc;
+            f.support = 4.0;
+            break;
+        default:
+            return std::nullopt;
+    }
+    return f;
+}
+
+FilterTypes default_resize_filter(const ::Image* shell, int columns, int rows) {
+    if (shell->filter != UndefinedFilter) return shell->filter;
+    const double xf = static_cast<double>(columns) / shell->columns;
+    const double yf = static_cast<double>(rows) / shell->rows;
+    if (xf == 1.0 && yf == 1.0) return PointFilter;
+    if (shell->storage_class == PseudoClass || shell->matte != MagickFalse || xf * yf > 1.0) return MitchellFilter;
+    return LanczosFilter;
+}
+
+bool has_filter_defines(const ::Image* shell, const ::ImageInfo* info) {
+    static const char* const keys[] = {"filter:filter", "filter:window", "filter:lobes", "filter:support",
+                                       "filter:win-support", "filter:blur", "filter:b", "filter:c",
+                                       "filter:sigma", "filter:verbose", "filter:kaiser-beta"};
+    for (const char* k : keys)
+        if ((shell && GetImageArtifact(shell, k)) || (info && GetImageOption(info, k))) return true;
+    return false;
+}
+
+std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int rows, const Filter& filter,
+                                 int threads) {
+    const double xf = static_cast<double>(columns) / in.width();
+    const double yf = static_cast<double>(rows) / in.height();
+    const int ch = in.channels();
+    auto out = std::make_shared<Pixels>(columns, rows, ch, in.bytes_per_sample());
+    Contributions cx = contributions(in.width(), columns, xf, filter);
+    Contributions cy = contributions(in.height(), rows, yf, filter);
+    // The intermediate holds 16-bit quanta like ImageMagick's Q16 pixel cache.
+    if (xf > yf) {
+        Pixels mid(columns, in.height(), ch, 2);
+        horizontal(in, mid, cx, alpha, threads);
+        vertical(mid, *out, cy, alpha, threads);
+    } else {
+        Pixels mid(in.width(), rows, ch, 2);
+        vertical(in, mid, cy, alpha, threads);
+        horizontal(mid, *out, cx, alpha, threads);
+    }
+    return out;
+}
+
+std::shared_ptr<Pixels> sample(const Pixels& in, int columns, int rows, double ox, double oy, int threads) {
+    const int ch = in.channels();
+    const size_t px_bytes = static_cast<size_t>(ch) * in.bytes_per_sample();
+    auto out = std::make_shared<Pixels>(columns, rows, ch, in.bytes_per_sample());
+    std::vector<int> xs(columns);
+    for (int x = 0; x < columns; ++x)
+        xs[x] = std::min(in.width() - 1, static_cast<int>((x + ox) * in.width() / columns));
+    parallel_rows(rows, threads, [&](int y0, int y1) {
+        for (int y = y0; y < y1; ++y) {
+            const int sy = std::min(in.height() - 1, static_cast<int>((y + oy) * in.height() / rows));
+            const uint8_t* src = in.row(sy);
+            uint8_t* dst = out->row(y);
+            for (int x = 0; x < columns; ++x)
+                std::copy_n(src + xs[x] * px_bytes, px_bytes, dst + x * px_bytes);
+        }
+    });
+    return out;
+}
+
+namespace {
+
+/// Box weights for exact area coverage of output cells over input cells along one axis.
+Contributions coverage(int in_size, int out_size) {
+    Contributions c;
+    c.start.resize(out_size);
+    c.count.resize(out_size);
+    c.offset.resize(out_size);
+    const double step = static_cast<double>(in_size) / out_size;
+    for (int o = 0; o < out_size; ++o) {
+        const double a = o * step, b = (o + 1) * step;
+        const int s = static_cast<int>(std::floor(a));
+        const int e = std::min(in_size, static_cast<int>(std::ceil(b - 1e-9)));
+        c.start[o] = s;
+        c.count[o] = std::max(1, e - s);
+        c.offset[o] = c.weights.size();
+        for (int i = s; i < s + c.count[o]; ++i) {
+            double cover = std::min(b, i + 1.0) - std::max(a, static_cast<double>(i));
+            c.weights.push_back(static_cast<float>(std::max(cover, 0.0) / step));
+        }
+    }
+    return c;
+}
+
+}  // namespace
+
+std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int threads) {
+    const int ch = in.channels();
+    auto out = std::make_shared<Pixels>(columns, rows, ch, in.bytes_per_sample());
+    Contributions cx = coverage(in.width(), columns);
+    Contributions cy = coverage(in.height(), rows);
+    Pixels mid(in.width(), rows, ch, 2);
+    vertical(in, mid, cy, alpha, threads);
+    horizontal(mid, *out, cx, alpha, threads);
+    return out;
+}
+
+}  // namespace mtool::ops

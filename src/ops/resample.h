@@ -1,0 +1,46 @@
+#pragma once
+// Separable resampling with ImageMagick's filters and weight arithmetic (resize.c): the same
+// filter table, the same "bisect" sample positions, support scaled by the reduction factor, and
+// alpha-weighted colour sums. Used by -resize, -thumbnail and the geometry operators.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "src/core/image.h"
+
+namespace mtool::ops {
+
+/// One 1-D reconstruction filter as ImageMagick defines it: weighting function times window.
+struct Filter {
+    enum class Fn { box, triangle, cubic_bc, sinc, gaussian, hann, hamming, blackman };
+    Fn filter = Fn::box;
+    Fn window = Fn::box;       ///< box = no windowing
+    double support = 0.5;      ///< before blur
+    double window_scale = 1.0; ///< window(x * window_scale) (first zero crossing / support)
+    double blur = 1.0;
+    double b = 0, c = 0;       ///< cubic coefficients
+    double weight(double x) const;
+};
+
+/// ImageMagick's filter for a FilterTypes value; nullopt for filters mtool leaves to it
+/// (Jinc-based, Kaiser, Lagrange, ... and any filter:* expert define).
+std::optional<Filter> filter_for(FilterTypes type, double blur);
+
+/// IM's default choice for ResizeImage: Lanczos; Mitchell when enlarging, for palettes or alpha.
+FilterTypes default_resize_filter(const ::Image* shell, int columns, int rows);
+
+/// True when the image carries filter:* defines (expert settings stay with ImageMagick).
+bool has_filter_defines(const ::Image* shell, const ::ImageInfo* info);
+
+/// Resamples to columns x rows; the pass order follows ImageMagick (the larger factor first).
+std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int rows, const Filter& filter,
+                                 int threads);
+
+/// Point sampling as ImageMagick's SampleImage (offset 0.5 unless sample:offset says otherwise).
+std::shared_ptr<Pixels> sample(const Pixels& in, int columns, int rows, double offset_x, double offset_y,
+                               int threads);
+
+/// Area averaging as ImageMagick's ScaleImage (every source pixel weighted by its coverage).
+std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int threads);
+
+}  // namespace mtool::ops
