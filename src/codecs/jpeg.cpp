@@ -205,6 +205,9 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     }
     if (p.progressive) jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
+    // Like WriteImage: the EXIF orientation and resolution tags follow the image's attributes
+    // (an auto-oriented image must not be rotated again by viewers).
+    SyncImageProfiles(const_cast<::Image*>(s));
     if (const char* comment = GetImageProperty(s, "comment"))
         jpeg_write_marker(&c, JPEG_COM, reinterpret_cast<const JOCTET*>(comment),
                           static_cast<unsigned>(std::strlen(comment)));

@@ -146,8 +146,9 @@ Analysis analyse(const Pixels& px, const Layout& l) {
                 unsigned s = wide ? px.row16(y)[x * ch + c] : px.row(y)[x * ch + c] * 257u;
                 if (s % 257) a.reducible16 = false;
                 full[c] = s;
-                v[c] = (s + 128) / 257;
+                v[c] = s / 257;  // 6.9.11 reduces Q16 to 8 bits by truncation
             }
+            if (l.alpha) v[ch - 1] = 255 - (65535 - full[ch - 1]) / 257;  // opacity truncates
             if (l.gray()) {
                 if (l.alpha) v[3] = v[1], full[3] = full[1];
                 v[1] = v[2] = v[0];
@@ -288,6 +289,7 @@ struct TextChunks {
 
 TextChunks text_chunks(const ::Image* s) {
     TextChunks t;
+    SyncImageProfiles(const_cast<::Image*>(s));
     const bool wrote_phys = s->x_resolution > 0 && s->y_resolution > 0;
     ::Image* im = const_cast<::Image*>(s);
     ResetImagePropertyIterator(im);
@@ -341,8 +343,7 @@ void pack_row(const Pixels& px, const Layout& l, const Plan& plan, int y, std::v
         unsigned o[4] = {v[0], v[1], v[2], v[3]};
         if (out_ch <= 2) o[1] = v[3];
         if (ct == PNG_COLOR_TYPE_PALETTE) {
-            uint32_t key = (v[0] + 128) / 257 | ((v[1] + 128) / 257) << 8 | ((v[2] + 128) / 257) << 16 |
-                           ((v[3] + 128) / 257) << 24;
+            uint32_t key = v[0] / 257 | (v[1] / 257) << 8 | (v[2] / 257) << 16 | (255 - (65535 - v[3]) / 257) << 24;
             o[0] = static_cast<unsigned>(index.at(key));
         }
         for (int c = 0; c < out_ch; ++c) {
@@ -351,9 +352,11 @@ void pack_row(const Pixels& px, const Layout& l, const Plan& plan, int y, std::v
                 out[(static_cast<size_t>(x) * out_ch + c) * 2 + 1] = static_cast<uint8_t>(o[c]);
             } else if (bits == 8) {
                 out[static_cast<size_t>(x) * out_ch + c] =
-                    static_cast<uint8_t>(ct == PNG_COLOR_TYPE_PALETTE ? o[c] : (o[c] + 128) / 257);
+                    static_cast<uint8_t>(ct == PNG_COLOR_TYPE_PALETTE ? o[c]
+                                         : (c == out_ch - 1 && (out_ch == 2 || out_ch == 4)) ? 255 - (65535 - o[c]) / 257
+                                                                                              : o[c] / 257);
             } else {
-                unsigned s = ct == PNG_COLOR_TYPE_PALETTE ? o[0] : ((o[0] + 128) / 257) >> (8 - bits);
+                unsigned s = ct == PNG_COLOR_TYPE_PALETTE ? o[0] : (o[0] / 257) >> (8 - bits);
                 size_t bit = static_cast<size_t>(x) * bits;
                 out[bit / 8] |= static_cast<uint8_t>(s << (8 - bits - bit % 8));
             }

@@ -14,6 +14,10 @@ struct Context {
     bool regard_warnings = false;  ///< -regard-warnings: warnings make the exit status 1
     bool debug_cache = false;      ///< -debug cache
     int threads = 2;               ///< worker threads for native operators
+    /// Native results keep ImageMagick's Q16 precision (16-bit samples) even for 8-bit images.
+    /// The executor clears it when every output is a native 8-bit writer, which reduces to 8
+    /// bits exactly as ImageMagick would: then 8-bit storage is exact and half the memory.
+    bool precise = true;
     bool native_reads = true;      ///< false: decode through ImageMagick (identify -verbose wants its
                                    ///< full reader's properties and statistics)
 

@@ -1,5 +1,6 @@
 #include "src/core/image.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -132,7 +133,7 @@ void Image::make_native(Diagnostics& diag) {
         InheritException(ex, &s->exception);
         ex.throw_if_error(diag);
     }
-    s->depth = px.bytes_per_sample() * 8;
+    s->depth = std::min<size_t>(s->depth, px.bytes_per_sample() * 8);
     pixels_.reset();
     return s;
 }
@@ -144,7 +145,8 @@ void Image::make_native(Diagnostics& diag) {
 
 Image Image::derive(std::shared_ptr<Pixels> pixels) const {
     auto s = shell_like(shell_.get(), pixels->width(), pixels->height());
-    s->depth = pixels->bytes_per_sample() * 8;
+    // Q16 results of an 8-bit image keep depth 8, as in ImageMagick.
+    s->depth = std::min<size_t>(shell_->depth ? shell_->depth : 8, pixels->bytes_per_sample() * 8);
     return Image(std::move(s), std::move(pixels));
 }
 

@@ -191,6 +191,21 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
             (local->channel & (RedChannel | GreenChannel | BlueChannel | OpacityChannel)) !=
                 (RedChannel | GreenChannel | BlueChannel | OpacityChannel))
             native = false;  // channel-restricted work stays with ImageMagick
+        ImageList produced;
+        if (native) {
+            try {
+                Image& img = images[index];
+                SyncImageSettings(local.get(), img.shell());
+                img.make_native(ctx_.diag);
+                produced = spec->run(img, call);
+            } catch (const ops::Decline&) {
+                native = false;
+            } catch (const Error& e) {
+                ctx_.diag.add(e);
+                if (e.severity() >= Severity::resource_limit_error) ok = false;
+                continue;
+            }
+        }
         if (!native) {
             std::vector<std::string> argv = settings;
             argv.insert(argv.end(), tokens.begin(), tokens.end());
@@ -198,11 +213,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
             if (index == static_cast<size_t>(-1) || index >= images.size()) break;
             continue;
         }
-        try {
-            Image& img = images[index];
-            SyncImageSettings(local.get(), img.shell());
-            img.make_native(ctx_.diag);
-            ImageList produced = spec->run(img, call);
+        {
             images.erase(images.begin() + static_cast<long>(index));
             size_t n = produced.size();
             images.insert(images.begin() + static_cast<long>(index),
@@ -213,9 +224,6 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                 break;
             }
             index += n - 1;
-        } catch (const Error& e) {
-            ctx_.diag.add(e);
-            if (e.severity() >= Severity::resource_limit_error) ok = false;
         }
     }
     return ok;
@@ -316,8 +324,40 @@ struct Stack {
 
 }  // namespace
 
+namespace {
+
+/// True when every output of the command is written by a native 8-bit-capable codec (by prefix
+/// or extension) and nothing prints pixel values: 8-bit results are then exactly what
+/// ImageMagick would write, so native operators may keep 8-bit samples.
+bool outputs_reduce_exactly(const std::vector<std::string>& args) {
+    if (args.size() < 2) return false;
+    std::vector<std::string> outputs{args.back()};
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "-write") outputs.push_back(args[i + 1]);
+        if (a == "-format" || a == "-print" || a == "-identify" || a == "-fx" || a == "-verbose" || a == "-depth" ||
+            a.find("%[pixel") != std::string::npos || a.find("%[fx") != std::string::npos)
+            return false;
+    }
+    for (const std::string& out : outputs) {
+        Target t = split_target(out);
+        std::string format = t.prefix;
+        if (format.empty()) {
+            size_t dot = t.path.rfind('.');
+            if (dot == std::string::npos || t.path == "-") return false;
+            format = t.path.substr(dot + 1);
+        }
+        const codecs::CodecSpec* codec = codecs::for_magick(format);
+        if (!codec || t.path.find('%') != std::string::npos) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 int Executor::convert(const std::vector<std::string>& raw) {
     std::vector<std::string> args = expand_filenames(raw, ctx_);
+    ctx_.precise = !outputs_reduce_exactly(args);
     const size_t argc = args.size();
     std::vector<Stack> stacks;
     stacks.push_back({magick::InfoPtr(AcquireImageInfo()), {}});

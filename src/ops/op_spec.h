@@ -40,6 +40,12 @@ struct OpSpec {
     bool (*accepts)(const OpCall& call) = nullptr;
 };
 
+/// Thrown by a native run that meets a case it leaves to ImageMagick (e.g. a gray image given a
+/// coloured border); the executor then runs the same option through the bridge. Not an error.
+struct Decline {
+    const char* why;
+};
+
 const std::vector<const OpSpec*>& all();
 const OpSpec* find(const std::string& option);
 

@@ -141,3 +141,34 @@ extern const OpSpec rotate_op{.names = {"-rotate"}, .kind = OpKind::simple, .ari
     .run = &run_rotate, .accepts = &accepts_rotate};
 
 }  // namespace mtool::ops
+
+namespace mtool::ops {
+namespace {
+
+/// -auto-orient: the transform that undoes the EXIF orientation, then orientation TopLeft.
+std::vector<Image> run_auto_orient(Image& in, OpCall& call) {
+    const char* op = nullptr;
+    std::vector<std::string> args;
+    switch (in.shell()->orientation) {
+        case TopRightOrientation: op = "-flop"; break;
+        case BottomRightOrientation: op = "-rotate"; args = {"180"}; break;
+        case BottomLeftOrientation: op = "-flip"; break;
+        case LeftTopOrientation: op = "-transpose"; break;
+        case RightTopOrientation: op = "-rotate"; args = {"90"}; break;
+        case RightBottomOrientation: op = "-transverse"; break;
+        case LeftBottomOrientation: op = "-rotate"; args = {"270"}; break;
+        default: return {in};
+    }
+    OpCall sub{op, args, call.info, call.ctx};
+    Image out = find(op)->run(in, sub).at(0);
+    out.shell()->orientation = TopLeftOrientation;
+    return {std::move(out)};
+}
+
+}  // namespace
+
+extern const OpSpec auto_orient_op{.names = {"-auto-orient"}, .kind = OpKind::simple, .arity = 0,
+    .demand = Demand::whole_image, .summary = "automagically orient (rotate) image from its EXIF orientation",
+    .run = &run_auto_orient};
+
+}  // namespace mtool::ops

@@ -47,7 +47,7 @@ double apply_fn(Filter::Fn fn, double x, const Filter& f) {
 struct Contributions {
     std::vector<int> start, count;
     std::vector<size_t> offset;
-    std::vector<float> weights;
+    std::vector<double> weights;
 };
 
 Contributions contributions(int in_size, int out_size, double factor, const Filter& f) {
@@ -77,24 +77,24 @@ Contributions contributions(int in_size, int out_size, double factor, const Filt
         }
         if (density != 0.0 && density != 1.0)
             for (double& v : w) v /= density;
-        for (double v : w) c.weights.push_back(static_cast<float>(v));
+        for (double v : w) c.weights.push_back(v);
     }
     return c;
 }
 
-inline float quantum_in(const Pixels& p, int y, size_t i) {
-    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0f : p.row16(y)[i];
+inline double quantum_in(const Pixels& p, int y, size_t i) {
+    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0 : p.row16(y)[i];
 }
 
 /// ImageMagick's ClampToQuantum, then its reduction to the image depth: an 8-bit image's Q16
 /// result is truncated (ScaleQuantumToAny in 6.9.11, as SetImageDepth and the PNG writer do).
 /// Alpha is held as opacity there, so it is the opacity that truncates.
-inline void store(Pixels& out, int y, size_t i, float q, bool is_alpha = false) {
-    q = q < 0 ? 0 : (q > 65535.0f ? 65535.0f : q);
+inline void store(Pixels& out, int y, size_t i, double q, bool is_alpha = false) {
+    q = q < 0 ? 0 : (q > 65535.0 ? 65535.0 : q);
     if (out.bytes_per_sample() == 1 && is_alpha)
-        out.row(y)[i] = static_cast<uint8_t>(255 - (65535 - static_cast<unsigned>(q + 0.5f)) / 257);
+        out.row(y)[i] = static_cast<uint8_t>(255 - (65535 - static_cast<unsigned>(q + 0.5)) / 257);
     else if (out.bytes_per_sample() == 1)
-        out.row(y)[i] = static_cast<uint8_t>(static_cast<unsigned>(q + 0.5f) / 257);
+        out.row(y)[i] = static_cast<uint8_t>(static_cast<unsigned>(q + 0.5) / 257);
     else
         out.row16(y)[i] = static_cast<uint16_t>(q + 0.5f);
 }
@@ -102,30 +102,30 @@ inline void store(Pixels& out, int y, size_t i, float q, bool is_alpha = false) 
 /// Weighted sum of `n` source pixels (stride `step` samples apart) into `acc` with IM's alpha
 /// weighting; writes the pixel to `out`.
 template <class Get>
-void accumulate_pixel(const Get& get, int n, const float* w, int ch, bool alpha, float* acc) {
-    std::fill(acc, acc + ch, 0.0f);
+void accumulate_pixel(const Get& get, int n, const double* w, int ch, bool alpha, double* acc) {
+    std::fill(acc, acc + ch, 0.0);
     if (!alpha) {
         for (int k = 0; k < n; ++k)
             for (int c = 0; c < ch; ++c) acc[c] += w[k] * get(k, c);
         return;
     }
     const int a = ch - 1;
-    float gamma = 0.0f;
+    double gamma = 0.0;
     for (int k = 0; k < n; ++k) {
-        float av = get(k, a);
-        float aw = w[k] * av * (1.0f / 65535.0f);
+        double av = get(k, a);
+        double aw = w[k] * av * (1.0 / 65535.0);
         for (int c = 0; c < a; ++c) acc[c] += aw * get(k, c);
         acc[a] += w[k] * av;
         gamma += aw;
     }
-    float g = std::fabs(gamma) < 1.0e-12f ? 0.0f : 1.0f / gamma;  // colour of nothing is black
+    double g = std::fabs(gamma) < 1.0e-12 ? 0.0 : 1.0 / gamma;  // colour of nothing is black
     for (int c = 0; c < a; ++c) acc[c] *= g;
 }
 
 void horizontal(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha, int threads) {
     const int ch = in.channels();
     parallel_rows(out.height(), threads, [&](int y0, int y1) {
-        std::vector<float> acc(ch);
+        std::vector<double> acc(ch);
         for (int y = y0; y < y1; ++y)
             for (int x = 0; x < out.width(); ++x) {
                 const int s = cw.start[x];
@@ -140,27 +140,28 @@ void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha
     const int ch = in.channels();
     const int w = out.width();
     parallel_rows(out.height(), threads, [&](int y0, int y1) {
-        std::vector<float> sum(static_cast<size_t>(w) * ch), gamma(alpha ? w : 0);
+        std::vector<double> sum(static_cast<size_t>(w) * ch), gamma(alpha ? w : 0);
         for (int y = y0; y < y1; ++y) {
-            std::fill(sum.begin(), sum.end(), 0.0f);
-            std::fill(gamma.begin(), gamma.end(), 0.0f);
-            const float* wt = cw.weights.data() + cw.offset[y];
+            std::fill(sum.begin(), sum.end(), 0.0);
+            std::fill(gamma.begin(), gamma.end(), 0.0);
+            const double* wt = cw.weights.data() + cw.offset[y];
             for (int k = 0; k < cw.count[y]; ++k) {
                 const int sy = cw.start[y] + k;
-                const float wk = wt[k];
+                const double wk = wt[k];
                 if (!alpha) {
                     if (in.bytes_per_sample() == 2) {
                         const uint16_t* r = in.row16(sy);
                         for (size_t i = 0; i < sum.size(); ++i) sum[i] += wk * r[i];
                     } else {
                         const uint8_t* r = in.row(sy);
-                        for (size_t i = 0; i < sum.size(); ++i) sum[i] += wk * 257.0f * r[i];
+                        const double w257 = wk * 257.0;
+                        for (size_t i = 0; i < sum.size(); ++i) sum[i] += w257 * r[i];
                     }
                     continue;
                 }
                 for (int x = 0; x < w; ++x) {
-                    float av = quantum_in(in, sy, static_cast<size_t>(x) * ch + ch - 1);
-                    float aw = wk * av * (1.0f / 65535.0f);
+                    double av = quantum_in(in, sy, static_cast<size_t>(x) * ch + ch - 1);
+                    double aw = wk * av * (1.0 / 65535.0);
                     for (int c = 0; c < ch - 1; ++c)
                         sum[static_cast<size_t>(x) * ch + c] += aw * quantum_in(in, sy, static_cast<size_t>(x) * ch + c);
                     sum[static_cast<size_t>(x) * ch + ch - 1] += wk * av;
@@ -168,10 +169,10 @@ void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha
                 }
             }
             for (int x = 0; x < w; ++x) {
-                float g = 1.0f;
-                if (alpha) g = std::fabs(gamma[x]) < 1.0e-12f ? 0.0f : 1.0f / gamma[x];
+                double g = 1.0;
+                if (alpha) g = std::fabs(gamma[x]) < 1.0e-12 ? 0.0 : 1.0 / gamma[x];
                 for (int c = 0; c < ch; ++c) {
-                    float v = sum[static_cast<size_t>(x) * ch + c];
+                    double v = sum[static_cast<size_t>(x) * ch + c];
                     if (alpha && c < ch - 1) v *= g;
                     store(out, y, static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
                 }
@@ -295,12 +296,14 @@ bool has_filter_defines(const ::Image* shell, const ::ImageInfo* info) {
     return false;
 }
 
+int result_bps(const Pixels& in, const Context& ctx) { return in.bytes_per_sample() == 2 || ctx.precise ? 2 : 1; }
+
 std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int rows, const Filter& filter,
-                                 int threads) {
+                                 int out_bps, int threads) {
     const double xf = static_cast<double>(columns) / in.width();
     const double yf = static_cast<double>(rows) / in.height();
     const int ch = in.channels();
-    auto out = std::make_shared<Pixels>(columns, rows, ch, in.bytes_per_sample());
+    auto out = std::make_shared<Pixels>(columns, rows, ch, out_bps);
     Contributions cx = contributions(in.width(), columns, xf, filter);
     Contributions cy = contributions(in.height(), rows, yf, filter);
     // The intermediate holds 16-bit quanta like ImageMagick's Q16 pixel cache.
@@ -353,7 +356,7 @@ Contributions coverage(int in_size, int out_size) {
         c.offset[o] = c.weights.size();
         for (int i = s; i < s + c.count[o]; ++i) {
             double cover = std::min(b, i + 1.0) - std::max(a, static_cast<double>(i));
-            c.weights.push_back(static_cast<float>(std::max(cover, 0.0) / step));
+            c.weights.push_back(std::max(cover, 0.0) / step);
         }
     }
     return c;
@@ -361,9 +364,9 @@ Contributions coverage(int in_size, int out_size) {
 
 }  // namespace
 
-std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int threads) {
+std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int out_bps, int threads) {
     const int ch = in.channels();
-    auto out = std::make_shared<Pixels>(columns, rows, ch, in.bytes_per_sample());
+    auto out = std::make_shared<Pixels>(columns, rows, ch, out_bps);
     Contributions cx = coverage(in.width(), columns);
     Contributions cy = coverage(in.height(), rows);
     Pixels mid(in.width(), rows, ch, 2);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "src/core/context.h"
 #include "src/core/image.h"
 
 namespace mtool::ops {
@@ -33,14 +34,18 @@ FilterTypes default_resize_filter(const ::Image* shell, int columns, int rows);
 bool has_filter_defines(const ::Image* shell, const ::ImageInfo* info);
 
 /// Resamples to columns x rows; the pass order follows ImageMagick (the larger factor first).
+/// `out_bps` 2 keeps ImageMagick's Q16 result; 1 stores it reduced as IM reduces to depth 8.
 std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int rows, const Filter& filter,
-                                 int threads);
+                                 int out_bps, int threads);
 
 /// Point sampling as ImageMagick's SampleImage (offset 0.5 unless sample:offset says otherwise).
 std::shared_ptr<Pixels> sample(const Pixels& in, int columns, int rows, double offset_x, double offset_y,
                                int threads);
 
 /// Area averaging as ImageMagick's ScaleImage (every source pixel weighted by its coverage).
-std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int threads);
+std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int out_bps, int threads);
+
+/// Sample size for a computed result of `in`: Q16 unless 8 bits are known to be exact enough.
+int result_bps(const Pixels& in, const Context& ctx);
 
 }  // namespace mtool::ops

@@ -35,7 +35,7 @@ std::vector<Image> resize_to(Image& in, int w, int h, FilterTypes type, double b
         return {in};
     std::optional<Filter> f = filter_for(type, blur);
     if (!f) throw Error(Severity::option_error, "unsupported filter", "", "mtool/resize");
-    auto px = resample(in.pixels(), in.layout().alpha, w, h, *f, call.ctx.threads);
+    auto px = resample(in.pixels(), in.layout().alpha, w, h, *f, result_bps(in.pixels(), call.ctx), call.ctx.threads);
     return {in.derive_scaled(std::move(px))};
 }
 
@@ -142,7 +142,7 @@ std::vector<Image> run_scale(Image& in, OpCall& call) {
     if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/ScaleImage");
     if (static_cast<int>(g.width) == in.width() && static_cast<int>(g.height) == in.height()) return {in};
     auto px = scale_area(in.pixels(), in.layout().alpha, static_cast<int>(g.width), static_cast<int>(g.height),
-                         call.ctx.threads);
+                         result_bps(in.pixels(), call.ctx), call.ctx.threads);
     return {in.derive_scaled(std::move(px))};
 }
 
