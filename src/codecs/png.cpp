@@ -131,7 +131,7 @@ struct Analysis {
     std::vector<uint32_t> palette;  ///< distinct 8-bit RGBA colours when few and 8-bit exact
 };
 
-Analysis analyse(const Pixels& px, const Layout& l) {
+Analysis analyse(const Pixels& px, const Layout& l, bool to8) {
     Analysis a;
     const int ch = px.channels(), w = px.width();
     const bool wide = px.bytes_per_sample() == 2;
@@ -160,7 +160,9 @@ Analysis analyse(const Pixels& px, const Layout& l) {
             if (v[0] % 85) g2 = false;
             if (v[0] % 255) g1 = false;
             if (palette_ok) {
-                uint64_t key = full[0] | full[1] << 16 | full[2] << 32 | full[3] << 48;
+                // Colours are counted at the depth they will be written.
+                uint64_t key = to8 ? (v[0] | v[1] << 8 | v[2] << 16 | static_cast<uint64_t>(v[3]) << 24)
+                                   : (full[0] | full[1] << 16 | full[2] << 32 | full[3] << 48);
                 if (colours.emplace(key, 0).second && colours.size() > 256) palette_ok = false;
             }
         }
@@ -168,10 +170,10 @@ Analysis analyse(const Pixels& px, const Layout& l) {
     }
     a.gray_bits = g1 ? 1 : g2 ? 2 : g4 ? 4 : 8;
     a.few = palette_ok;
-    if (palette_ok && a.reducible16) {
+    if (palette_ok && (to8 || a.reducible16)) {
         for (auto& [k, i] : colours) {
             auto r = [&](int shift) { return static_cast<uint32_t>(((k >> shift) & 0xffff) / 257); };
-            a.palette.push_back(r(0) | r(16) << 8 | r(32) << 16 | r(48) << 24);
+            a.palette.push_back(to8 ? static_cast<uint32_t>(k) : r(0) | r(16) << 8 | r(32) << 16 | r(48) << 24);
         }
         // Opaque entries last keeps tRNS short, as ImageMagick arranges it.
         std::stable_sort(a.palette.begin(), a.palette.end(),
@@ -200,7 +202,7 @@ Plan plan_for(const std::string& magick, const Pixels& px, const Layout& l, cons
     }
     if (strcasecmp(magick.c_str(), "PNG64") == 0) return {PNG_COLOR_TYPE_RGB_ALPHA, 16, {}};
     if (strcasecmp(magick.c_str(), "PNG") != 0) throw Decline{magick};
-    Analysis a = analyse(px, l);
+    Analysis a = analyse(px, l, !src16);
     const bool wide = src16 && !a.reducible16;
     // Like ImageMagick: an opaque alpha channel is dropped only when the image has few colours
     // (its palette path); a true-colour image with alpha keeps it even when fully opaque.

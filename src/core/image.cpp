@@ -68,7 +68,7 @@ Image::Image(magick::ImagePtr shell) : shell_(std::move(shell)) {}
 Image::Image(magick::ImagePtr shell, std::shared_ptr<Pixels> pixels)
     : shell_(std::move(shell)), pixels_(std::move(pixels)) {}
 
-Image::Image(const Image& other) : pixels_(other.pixels_) {
+Image::Image(const Image& other) : pixels_(other.pixels_), computed_(other.computed_) {
     if (other.shell_) {
         magick::Exception ex;
         shell_.reset(CloneImage(other.shell_.get(), 0, 0, MagickTrue, ex));
@@ -104,7 +104,7 @@ Pixels& Image::mutable_pixels() {
 void Image::make_native(Diagnostics& diag) {
     if (pixels_) return;
     Layout l = layout();
-    int bps = shell_->depth <= 8 ? 1 : 2;
+    int bps = shell_->depth <= 8 && !computed_ ? 1 : 2;
     auto px = std::make_shared<Pixels>(width(), height(), l.channels(), bps);
     magick::Exception ex;
     if (ExportImagePixels(shell_.get(), 0, 0, shell_->columns, shell_->rows, export_map(l, false),
@@ -112,7 +112,8 @@ void Image::make_native(Diagnostics& diag) {
         ex.throw_if_error(diag);
     // Drop ImageMagick's copy of the pixels: keep only the attributes.
     auto fresh = shell_like(shell_.get(), width(), height());
-    fresh->depth = bps * 8;
+    fresh->depth = std::min<size_t>(shell_->depth, bps * 8);
+    computed_ = false;
     shell_ = std::move(fresh);
     pixels_ = std::move(px);
 }

@@ -69,8 +69,11 @@ public:
     /// Copy-on-write access for in-place operators.
     Pixels& mutable_pixels();
 
-    /// Makes the pixels native (exports them from ImageMagick if needed).
+    /// Makes the pixels native (exports them from ImageMagick if needed). Pixels an ImageMagick
+    /// operator computed are exported as Q16 so later reductions to 8 bits round as IM's do.
     void make_native(Diagnostics& diag);
+    /// Marks the ImageMagick pixels as computed (not decoded) values.
+    void mark_computed() { computed_ = true; }
     /// Makes ImageMagick's pixels current (imports the native ones) and returns the image.
     ::Image* make_magick(Diagnostics& diag);
     /// Releases the shell to a caller that takes ownership (pixels must be in ImageMagick).
@@ -85,6 +88,7 @@ public:
 private:
     magick::ImagePtr shell_;
     std::shared_ptr<Pixels> pixels_;
+    bool computed_ = false;
 };
 
 /// Layout implied by an ImageMagick image's colorspace and alpha flag.

@@ -88,6 +88,8 @@ OptionInfo option_info(const std::string& option) {
     if (arity < 0) return info;
     info.known = true;
     info.arity = static_cast<int>(arity);
+    // The 6.9.11 table says 0 for these, but convert.c and MogrifyImage consume an argument.
+    if (option == "-charcoal" || option == "-attenuate") info.arity = 1;
     info.flags = GetCommandOptionFlags(MagickCommandOptions, MagickFalse, option.c_str());
     return info;
 }

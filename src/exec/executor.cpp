@@ -138,6 +138,7 @@ bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::str
     bool ok = MogrifyImage(local, a.argc(), a.argv(), &im, ex) != MagickFalse;
     if (ex.drain(ctx_.diag)) ok = false;
     ImageList produced = from_magick_list(im);
+    for (auto& img : produced) img.mark_computed();
     images.erase(images.begin() + static_cast<long>(index));
     size_t n = produced.size();
     images.insert(images.begin() + static_cast<long>(index), std::make_move_iterator(produced.begin()),
@@ -309,6 +310,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
     ok &= MogrifyImageList(info, a.argc(), a.argv(), &list, ex) != MagickFalse;
     if (ex.drain(ctx_.diag)) ok = false;
     images = from_magick_list(list);
+    for (auto& img : images) img.mark_computed();
     return ok;
 }
 

@@ -53,6 +53,7 @@ MImage synthetic(int w, int h, mtool::Layout layout, int bps, const std::functio
     shell->colorspace = layout.gray() ? GRAYColorspace : layout.cmyk() ? CMYKColorspace : sRGBColorspace;
     shell->matte = layout.alpha ? MagickTrue : MagickFalse;
     shell->depth = bps * 8;
+    shell->page = RectangleInfo{};
     auto px = std::make_shared<Pixels>(w, h, layout.channels(), bps);
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
@@ -74,6 +75,7 @@ MImage apply(const std::string& op, std::vector<std::string> args, MImage in,
     magick::InfoPtr info(AcquireImageInfo());
     apply_settings(info.get(), settings);
     ops::OpCall call{op, std::move(args), info.get(), ctx};
+    SyncImageSettings(info.get(), in.shell());  // as the executor does before every operator
     const ops::OpSpec* spec = ops::find(op);
     INFO(op);
     REQUIRE(spec != nullptr);
