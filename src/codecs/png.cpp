@@ -427,9 +427,17 @@ void write_png(Image& image, const WriteRequest& req) {
                      static_cast<png_uint_32>(s->y_resolution * k + 0.5),
                      s->units == UndefinedResolution ? PNG_RESOLUTION_UNKNOWN : PNG_RESOLUTION_METER);
     }
-    if (s->page.x != 0 || s->page.y != 0)
-        png_set_oFFs(png, info, static_cast<png_int_32>(s->page.x), static_cast<png_int_32>(s->page.y),
-                     PNG_OFFSET_PIXEL);
+    // ImageMagick records the virtual canvas in its private caNv chunk (size and offset).
+    const bool canvas = s->page.x != 0 || s->page.y != 0 || (s->page.width != 0 && s->page.width != s->columns) ||
+                        (s->page.height != 0 && s->page.height != s->rows);
+    png_byte canv[16];
+    if (canvas) {
+        const uint32_t fields[4] = {static_cast<uint32_t>(s->page.width ? s->page.width : s->columns),
+                                    static_cast<uint32_t>(s->page.height ? s->page.height : s->rows),
+                                    static_cast<uint32_t>(s->page.x), static_cast<uint32_t>(s->page.y)};
+        for (int i = 0; i < 4; ++i)
+            for (int b = 0; b < 4; ++b) canv[i * 4 + b] = static_cast<png_byte>(fields[i] >> (24 - 8 * b));
+    }
     if (const StringInfo* icc = GetImageProfile(s, "icc"))
         png_set_iCCP(png, info, "icc", PNG_COMPRESSION_TYPE_BASE, GetStringInfoDatum(icc),
                      static_cast<png_uint_32>(GetStringInfoLength(icc)));
@@ -442,6 +450,7 @@ void write_png(Image& image, const WriteRequest& req) {
     }
     if (!chunks.empty()) png_set_text(png, info, chunks.data(), static_cast<int>(chunks.size()));
     png_write_info(png, info);
+    if (canvas) png_write_chunk(png, reinterpret_cast<png_const_bytep>("caNv"), canv, sizeof canv);
     int passes = interlace ? png_set_interlace_handling(png) : 1;
     // Rows already in the planned layout go to libpng as they are.
     const bool direct = px.bytes_per_sample() == 1 && plan.bit_depth == 8 && out_ch == px.channels() &&

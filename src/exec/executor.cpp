@@ -230,12 +230,34 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
     return ok;
 }
 
+namespace {
+
+/// Settings of a segment persist on the command's ImageInfo after its operators ran.
+void persist_settings(::ImageInfo* info, const std::vector<std::string>& seg, Diagnostics& diag) {
+    magick::Exception ex;
+    Argv a(seg);
+    MogrifyImageInfo(info, a.argc(), a.argv(), ex);
+    ex.drain(diag);
+}
+
+}  // namespace
+
+bool Executor::bridge_list(::ImageInfo* info, const std::vector<std::string>& tokens, ImageList& images) {
+    ::Image* list = to_magick_list(images, ctx_.diag);
+    magick::Exception ex;
+    Argv a(tokens);
+    bool ok = MogrifyImageList(info, a.argc(), a.argv(), &list, ex) != MagickFalse;
+    if (ex.drain(ctx_.diag)) ok = false;
+    images = from_magick_list(list);
+    for (auto& img : images) img.mark_computed();
+    return ok;
+}
+
 bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg,
                             ImageList& images) {
     // Find the list operators of this segment; without one only the settings persist.
-    bool ok = true;
-    bool bridged = false;
-    std::vector<std::pair<size_t, const ops::OpSpec*>> list_ops;
+    bool all_native = true;
+    bool any = false;
     for (size_t i = 0; i < seg.size(); ++i) {
         if (!magick::is_command_option(seg[i])) continue;
         magick::OptionInfo oi = magick::option_info(seg[i]);
@@ -243,74 +265,59 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         if (i + count >= seg.size()) break;
         if (oi.flags & ListOperatorOptionFlag) {
             const ops::OpSpec* spec = ops::find(seg[i]);
-            if (!spec || !spec->run_list) bridged = true;
-            list_ops.emplace_back(i, spec);
+            any = true;
+            if (!spec || !spec->run_list) all_native = false;
         }
         i += count;
     }
-    if (images.empty()) {
-        magick::Exception ex;
-        Argv a(seg);
-        MogrifyImageInfo(info, a.argc(), a.argv(), ex);
-        ex.drain(ctx_.diag);
+    if (images.empty() || !any) {
+        persist_settings(info, seg, ctx_.diag);
+        return true;
+    }
+    if (!all_native) {
+        bool ok = bridge_list(info, seg, images);
         return ok;
     }
-    if (!list_ops.empty() && !bridged) {
-        // Every list operator of the segment is native: replay settings locally like IM.
-        magick::InfoPtr local = magick::clone_info(info);
-        for (size_t i = 0; i < seg.size(); ++i) {
-            if (!magick::is_command_option(seg[i])) continue;
-            magick::OptionInfo oi = magick::option_info(seg[i]);
-            size_t count = static_cast<size_t>(std::max(oi.arity, 0));
-            if (i + count >= seg.size()) break;
-            std::vector<std::string> tokens(seg.begin() + static_cast<long>(i),
-                                            seg.begin() + static_cast<long>(i + count + 1));
-            {
-                magick::Exception ex;
-                Argv a(tokens);
-                MogrifyImageInfo(local.get(), a.argc(), a.argv(), ex);
-                ex.drain(ctx_.diag);
-            }
-            i += count;
-            if (!(oi.flags & ListOperatorOptionFlag)) continue;
-            const ops::OpSpec* spec = ops::find(tokens[0]);
-            ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()),
-                             local.get(), ctx_};
-            if (spec->accepts && !spec->accepts(call)) {
-                bridged = true;
-                break;
-            }
+    // Every list operator is native: replay settings locally as ImageMagick does. A run that
+    // declines (before touching the list) hands that one operator to ImageMagick.
+    bool ok = true;
+    magick::InfoPtr local = magick::clone_info(info);
+    std::vector<std::string> settings;
+    for (size_t i = 0; i < seg.size(); ++i) {
+        if (!magick::is_command_option(seg[i])) continue;
+        magick::OptionInfo oi = magick::option_info(seg[i]);
+        size_t count = static_cast<size_t>(std::max(oi.arity, 0));
+        if (i + count >= seg.size()) break;
+        std::vector<std::string> tokens(seg.begin() + static_cast<long>(i),
+                                        seg.begin() + static_cast<long>(i + count + 1));
+        persist_settings(local.get(), tokens, ctx_.diag);
+        i += count;
+        if (!(oi.flags & ListOperatorOptionFlag)) {
+            settings.insert(settings.end(), tokens.begin(), tokens.end());
+            continue;
+        }
+        const ops::OpSpec* spec = ops::find(tokens[0]);
+        ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(), ctx_};
+        bool native = !spec->accepts || spec->accepts(call);
+        if (native) {
             for (auto& img : images) SyncImageSettings(local.get(), img.shell());
             try {
                 spec->run_list(images, call);
+            } catch (const ops::Decline&) {
+                native = false;
             } catch (const Error& e) {
                 ctx_.diag.add(e);
                 if (e.severity() >= Severity::resource_limit_error) ok = false;
             }
-            if (images.empty()) break;
         }
-        if (!bridged) {
-            magick::Exception ex;
-            Argv a(seg);
-            MogrifyImageInfo(info, a.argc(), a.argv(), ex);
-            ex.drain(ctx_.diag);
-            return ok;
+        if (!native) {
+            std::vector<std::string> argv = settings;
+            argv.insert(argv.end(), tokens.begin(), tokens.end());
+            ok &= bridge_list(info, argv, images);
         }
+        if (images.empty()) break;
     }
-    if (list_ops.empty()) {
-        magick::Exception ex;
-        Argv a(seg);
-        MogrifyImageInfo(info, a.argc(), a.argv(), ex);
-        ex.drain(ctx_.diag);
-        return ok;
-    }
-    ::Image* list = to_magick_list(images, ctx_.diag);
-    magick::Exception ex;
-    Argv a(seg);
-    ok &= MogrifyImageList(info, a.argc(), a.argv(), &list, ex) != MagickFalse;
-    if (ex.drain(ctx_.diag)) ok = false;
-    images = from_magick_list(list);
-    for (auto& img : images) img.mark_computed();
+    persist_settings(info, seg, ctx_.diag);
     return ok;
 }
 

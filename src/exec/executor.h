@@ -31,6 +31,8 @@ public:
 private:
     bool mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images,
                      size_t& index);
+    /// Runs a token list through ImageMagick's MogrifyImageList (the bridge for list operators).
+    bool bridge_list(::ImageInfo* info, const std::vector<std::string>& tokens, ImageList& images);
     bool mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images);
     bool run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv,
                             ImageList& images, size_t& index);
