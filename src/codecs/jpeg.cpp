@@ -190,7 +190,18 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, p.quality, TRUE);
     c.dct_method = p.quality <= 90 ? JDCT_IFAST : JDCT_ISLOW;  // ImageMagick's choice
-    c.optimize_coding = TRUE;
+    // Huffman optimisation (ImageMagick's default) makes libjpeg keep every DCT coefficient of
+    // the image until the end: 2 bytes per sample per component at the sampling used. mtool
+    // keeps it when that buffer is no larger than the pixels already held (e.g. 4:2:0), and
+    // otherwise writes standard tables: identical pixels, a few per cent larger file, half the
+    // peak memory. -define jpeg:optimize-coding=true|false decides explicitly.
+    {
+        const double luma = static_cast<double>(px.width()) * px.height();
+        const double coef = 2.0 * (out_ch == 1 ? luma : luma * (1.0 + 2.0 / (p.h_samp * p.v_samp)));
+        bool optimize = coef <= static_cast<double>(px.size_bytes());
+        if (const char* o = GetImageOption(req.info, "jpeg:optimize-coding")) optimize = IsStringTrue(o) != MagickFalse;
+        c.optimize_coding = optimize ? TRUE : FALSE;
+    }
     if (out_ch == 3) {
         c.comp_info[0].h_samp_factor = p.h_samp;
         c.comp_info[0].v_samp_factor = p.v_samp;

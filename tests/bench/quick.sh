@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quick benchmark: a 6000x4000 photo-like JPEG, four jobs, mtool vs ImageMagick (and
-# GraphicsMagick / libvips when installed), median wall time of N runs and peak RSS from
-# /usr/bin/time -v. Prints ratios measured in this run; never part of the test suite.
+# Quick benchmark: a 6000x4000 photo-like JPEG, four jobs, mtool vs ImageMagick, and
+# GraphicsMagick / libvips when installed (apt-get install graphicsmagick libvips-tools).
+# Median wall time of RUNS runs, peak RSS from /usr/bin/time -v, ratios measured in this run.
+# Never part of the test suite (machines are shared and noisy).
 set -euo pipefail
 MTOOL=$(readlink -f "${1:-build/mtool}")
 RUNS=${RUNS:-3}
@@ -11,20 +12,35 @@ if [ ! -s big.jpg ]; then
   /usr/bin/convert -seed 11 -size 1500x1000 plasma:fuchsia-yellow -resize 6000x4000! \
     -attenuate 0.3 +noise Gaussian -blur 0x1 -quality 90 big.jpg
 fi
-measure() {  # prints "median_seconds peak_rss_mb"
+measure() {  # prints "median_seconds peak_rss_mb" or "- -"
   local times=() rss=0
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -v -o t.txt "$@" >/dev/null 2>&1 || { echo "FAILED"; return; }
+    /usr/bin/time -v -o t.txt "$@" >/dev/null 2>&1 || { echo "- -"; return; }
     times+=("$(awk -F': ' '/Elapsed/{split($2,a,":"); print a[1]*60+a[2]}' t.txt)")
     r=$(awk -F': ' '/Maximum resident/{print $2}' t.txt); [ "$r" -gt "$rss" ] && rss=$r
   done
   printf '%s %d\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS+1)/2 ))p")" $((rss/1024))
 }
-printf '%-26s %18s %18s %8s %8s\n' job "ImageMagick s/MB" "mtool s/MB" "time x" "RSS x"
+ratio() { [ "$1" = - ] || [ "$2" = - ] && { echo "-"; return; }; printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+HAVE_GM=$(command -v gm || true); HAVE_VIPS=$(command -v vips || true)
+printf '%-22s %14s %14s %14s %14s | %-11s %-11s %-11s\n' job "IM s/MB" "mtool s/MB" "GM s/MB" "vips s/MB" \
+  "mt/IM t,rss" "mt/GM t,rss" "mt/vips t,rss"
 for job in "-resize 400:png" "-sharpen 5x2:png" "-rotate 90:jpg" ":png"; do
   op=${job%%:*}; ext=${job##*:}
   read -r it ir <<<"$(measure /usr/bin/convert big.jpg $op out-im.$ext)"
   read -r mt mr <<<"$(measure "$MTOOL" big.jpg $op out-mt.$ext)"
-  printf '%-26s %10s/%-7s %10s/%-7s %8.2f %8.2f\n' "big.jpg ${op:-(convert)} .$ext" "$it" "$ir" "$mt" "$mr" \
-    "$(echo "$mt / $it" | bc -l)" "$(echo "$mr / $ir" | bc -l)"
+  gt=- gr=- vt=- vr=-
+  [ -n "$HAVE_GM" ] && read -r gt gr <<<"$(measure gm convert big.jpg $op out-gm.$ext)"
+  if [ -n "$HAVE_VIPS" ]; then
+    case "$op" in
+      "-resize 400") read -r vt vr <<<"$(measure vips resize big.jpg out-vips.$ext 0.0666667)";;
+      "-sharpen 5x2") read -r vt vr <<<"$(measure vips sharpen big.jpg out-vips.$ext --sigma 2)";;
+      "-rotate 90") read -r vt vr <<<"$(measure vips rot big.jpg out-vips.$ext d90)";;
+      "") read -r vt vr <<<"$(measure vips copy big.jpg out-vips.$ext)";;
+    esac
+  fi
+  printf '%-22s %7s/%-6s %7s/%-6s %7s/%-6s %7s/%-6s | %5s,%-5s %5s,%-5s %5s,%-5s\n' "${op:-(convert)} .$ext" \
+    "$it" "$ir" "$mt" "$mr" "$gt" "$gr" "$vt" "$vr" \
+    "$(ratio "$mt" "$it")" "$(ratio "$mr" "$ir")" "$(ratio "$mt" "$gt")" "$(ratio "$mr" "$gr")" \
+    "$(ratio "$mt" "$vt")" "$(ratio "$mr" "$vr")"
 done
