@@ -291,7 +291,6 @@ struct TextChunks {
 
 TextChunks text_chunks(const ::Image* s) {
     TextChunks t;
-    SyncImageProfiles(const_cast<::Image*>(s));
     const bool wrote_phys = s->x_resolution > 0 && s->y_resolution > 0;
     ::Image* im = const_cast<::Image*>(s);
     ResetImagePropertyIterator(im);
@@ -378,6 +377,8 @@ void write_png(Image& image, const WriteRequest& req) {
     std::unordered_map<uint32_t, int> index;
     for (size_t i = 0; i < plan.palette.size(); ++i) index[plan.palette[i]] = static_cast<int>(i);
     Compression comp = compression(req.info, plan.color_type);
+    // Like WriteImage: the EXIF profile follows the image's orientation and resolution.
+    SyncImageProfiles(const_cast<::Image*>(s));
     TextChunks text = text_chunks(s);
     const bool interlace = req.info->interlace != NoInterlace;
 

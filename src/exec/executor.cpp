@@ -214,18 +214,15 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
             if (index == static_cast<size_t>(-1) || index >= images.size()) break;
             continue;
         }
-        {
-            images.erase(images.begin() + static_cast<long>(index));
-            size_t n = produced.size();
-            images.insert(images.begin() + static_cast<long>(index),
-                          std::make_move_iterator(produced.begin()),
-                          std::make_move_iterator(produced.end()));
-            if (n == 0) {
-                --index;
-                break;
-            }
-            index += n - 1;
+        images.erase(images.begin() + static_cast<long>(index));
+        const size_t n = produced.size();
+        images.insert(images.begin() + static_cast<long>(index), std::make_move_iterator(produced.begin()),
+                      std::make_move_iterator(produced.end()));
+        if (n == 0) {
+            --index;
+            break;
         }
+        index += n - 1;
     }
     return ok;
 }

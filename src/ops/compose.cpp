@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "src/ops/parallel.h"
+#include "src/ops/quantum.h"
 
 namespace mtool::ops {
 
@@ -13,14 +14,18 @@ Colour colour_of(const PixelPacket& p) {
 
 void put_sample(Pixels& p, int x, int y, int c, float v, bool is_alpha) {
     v = v < 0 ? 0 : (v > 1 ? 1 : v);
-    const unsigned q = static_cast<unsigned>(v * 65535.0f + 0.5f);
-    const size_t i = static_cast<size_t>(x) * p.channels() + c;
-    if (p.bytes_per_sample() == 2)
-        p.row16(y)[i] = static_cast<uint16_t>(q);
-    else if (is_alpha)
-        p.row(y)[i] = static_cast<uint8_t>(255 - (65535 - q) / 257);
-    else
-        p.row(y)[i] = static_cast<uint8_t>(q / 257);
+    // Rounded in float as before, then stored exactly (an integral Q16 value).
+    store_q16_at(p, x, y, c, static_cast<unsigned>(v * 65535.0f + 0.5f), is_alpha);
+}
+
+std::shared_ptr<Pixels> with_alpha(const Pixels& p, int color, bool has_alpha, bool want_alpha) {
+    auto out = std::make_shared<Pixels>(p.width(), p.height(), color + (want_alpha ? 1 : 0), p.bytes_per_sample());
+    for (int y = 0; y < p.height(); ++y)
+        for (int x = 0; x < p.width(); ++x) {
+            for (int c = 0; c < color; ++c) store_q16_at(*out, x, y, c, q16_at(p, x, y, c));
+            if (want_alpha) store_q16_at(*out, x, y, color, has_alpha ? q16_at(p, x, y, color) : kQuantumRange, true);
+        }
+    return out;
 }
 
 void fill(Pixels& p, const Layout& l, const Colour& colour) {

@@ -18,6 +18,9 @@ Colour colour_of(const PixelPacket& p);
 /// truncation to 8 bits; alpha truncates as opacity).
 void put_sample(Pixels& p, int x, int y, int c, float v, bool is_alpha);
 
+/// A copy of `p` (colour channels first) with its alpha channel kept, added (opaque) or dropped.
+std::shared_ptr<Pixels> with_alpha(const Pixels& p, int color_channels, bool has_alpha, bool want_alpha);
+
 /// Fills every pixel with `colour` (layout decides which samples exist).
 void fill(Pixels& p, const Layout& l, const Colour& colour);
 

@@ -10,15 +10,15 @@
 
 #include "src/ops/compose.h"
 #include "src/ops/parallel.h"
+#include "src/ops/quantum.h"
 #include "src/ops/resample.h"
 #include "src/ops/specs.h"
 
 namespace mtool::ops {
 namespace {
 
-constexpr double kEpsilon = 1.0e-12;
-constexpr double kPi = 3.14159265358979323846;
-constexpr double kQuantumScale = 1.0 / 65535.0;
+constexpr double kEpsilon = kMagickEpsilon;
+constexpr double kQuantumScale = 1.0 / kQuantumRange;
 
 /// GetOptimalKernelWidth1D/2D: the smallest odd width whose edge weight is below 1/QuantumRange.
 int optimal_width(double radius, double sigma, bool two_d) {
@@ -73,10 +73,6 @@ std::vector<double> normalised(std::vector<double> k) {
     return k;
 }
 
-double sample_q16(const Pixels& p, int y, size_t i) {
-    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0 : p.row16(y)[i];
-}
-
 /// Horizontal pass of one row with replicated edges, in Q16 units.
 void convolve_row(const Pixels& in, int y, const std::vector<double>& k, std::vector<double>& out) {
     const int w = in.width(), ch = in.channels(), r = static_cast<int>(k.size() / 2);
@@ -85,7 +81,7 @@ void convolve_row(const Pixels& in, int y, const std::vector<double>& k, std::ve
             double s = 0;
             for (int i = 0; i < static_cast<int>(k.size()); ++i) {
                 int sx = std::clamp(x + i - r, 0, w - 1);
-                s += k[i] * sample_q16(in, y, static_cast<size_t>(sx) * ch + c);
+                s += k[i] * q16(in, y, static_cast<size_t>(sx) * ch + c);
             }
             out[static_cast<size_t>(x) * ch + c] = s;
         }
@@ -118,13 +114,6 @@ void separable(const Pixels& in, const std::vector<double>& kx, const std::vecto
             emit(y, sum);
         }
     });
-}
-
-void store_q16(Pixels& out, int y, size_t i, double q) {
-    q = q < 0 ? 0 : (q > 65535.0 ? 65535.0 : q);
-    const unsigned v = static_cast<unsigned>(q + 0.5);
-    if (out.bytes_per_sample() == 2) out.row16(y)[i] = static_cast<uint16_t>(v);
-    else out.row(y)[i] = static_cast<uint8_t>(v / 257);
 }
 
 struct Args {
@@ -193,7 +182,7 @@ std::vector<Image> run_sharpen(Image& in, OpCall& call) {
     const Pixels& src = in.pixels();
     auto out = std::make_shared<Pixels>(in.width(), in.height(), src.channels(), result_bps(src, call.ctx));
     separable(src, g, g, call.ctx.threads, [&](int y, const std::vector<double>& s) {
-        for (size_t i = 0; i < s.size(); ++i) store_q16(*out, y, i, A * sample_q16(src, y, i) - B * s[i]);
+        for (size_t i = 0; i < s.size(); ++i) store_q16(*out, y, i, A * q16(src, y, i) - B * s[i]);
     });
     return {in.derive(std::move(out))};
 }
@@ -210,7 +199,7 @@ std::vector<Image> run_unsharp(Image& in, OpCall& call) {
     parallel_rows(src.height(), call.ctx.threads, [&](int y0, int y1) {
         for (int y = y0; y < y1; ++y)
             for (size_t i = 0; i < n; ++i) {
-                const double p = sample_q16(src, y, i);
+                const double p = q16(src, y, i);
                 const double d = p - blurred.row16(y)[i];
                 store_q16(*out, y, i, std::fabs(2.0 * d) < limit ? p : p + d * a.amount);
             }

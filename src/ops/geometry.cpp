@@ -118,8 +118,8 @@ std::vector<Image> run_crop(Image& in, OpCall& call) {
         height = aspect ? height + (g.y < 0 ? -1 : 1) * g.y : height - (g.y < 0 ? -1 : 1) * g.y;
         double dx = std::max(1.0, static_cast<double>(width) / g.width);
         double dy = std::max(1.0, static_cast<double>(height) / g.height);
-        Diagnostics quiet;  // ImageMagick clears the tiles' warnings
-        Context tile_ctx{call.ctx.client, quiet, true, false, false, call.ctx.threads};
+        Context tile_ctx = call.ctx;  // ImageMagick clears the tiles' warnings
+        tile_ctx.diag = Diagnostics{};
         OpCall tile_call{call.option, call.args, call.info, tile_ctx};
         for (double oy = 0; oy < static_cast<double>(height);) {
             RectangleInfo c{};

@@ -127,8 +127,8 @@ void run_composite(std::vector<Image>& list, OpCall& call) {
     SetGeometry(src.shell(), &place);
     if (src.shell()->geometry) ParseAbsoluteGeometry(src.shell()->geometry, &place);
     GravityAdjustGeometry(dst.width(), dst.height(), dst.shell()->gravity, &place);
+    if (result_bps(dst.pixels(), call.ctx) == 2 && dst.pixels().bytes_per_sample() == 1) throw Decline{"q16 blend"};
     Pixels& dp = dst.mutable_pixels();
-    if (result_bps(dp, call.ctx) == 2 && dp.bytes_per_sample() == 1) throw Decline{"q16 blend"};
     composite(dp, dl, src.pixels(), sl, static_cast<int>(place.x), static_cast<int>(place.y), op, call.ctx.threads);
     list.erase(list.begin() + 1);
 }

@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "src/ops/parallel.h"
+#include "src/ops/quantum.h"
 
 namespace mtool::ops {
 namespace {
 
-constexpr double kEpsilon = 1.0e-12;  // ImageMagick's MagickEpsilon
-constexpr double kPi = 3.14159265358979323846;
+constexpr double kEpsilon = kMagickEpsilon;
 
 double apply_fn(Filter::Fn fn, double x, const Filter& f) {
     switch (fn) {
@@ -82,23 +82,6 @@ Contributions contributions(int in_size, int out_size, double factor, const Filt
     return c;
 }
 
-inline double quantum_in(const Pixels& p, int y, size_t i) {
-    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0 : p.row16(y)[i];
-}
-
-/// ImageMagick's ClampToQuantum, then its reduction to the image depth: an 8-bit image's Q16
-/// result is truncated (ScaleQuantumToAny in 6.9.11, as SetImageDepth and the PNG writer do).
-/// Alpha is held as opacity there, so it is the opacity that truncates.
-inline void store(Pixels& out, int y, size_t i, double q, bool is_alpha = false) {
-    q = q < 0 ? 0 : (q > 65535.0 ? 65535.0 : q);
-    if (out.bytes_per_sample() == 1 && is_alpha)
-        out.row(y)[i] = static_cast<uint8_t>(255 - (65535 - static_cast<unsigned>(q + 0.5)) / 257);
-    else if (out.bytes_per_sample() == 1)
-        out.row(y)[i] = static_cast<uint8_t>(static_cast<unsigned>(q + 0.5) / 257);
-    else
-        out.row16(y)[i] = static_cast<uint16_t>(q + 0.5f);
-}
-
 /// Weighted sum of `n` source pixels (stride `step` samples apart) into `acc` with IM's alpha
 /// weighting; writes the pixel to `out`.
 template <class Get>
@@ -129,9 +112,9 @@ void horizontal(const Pixels& in, Pixels& out, const Contributions& cw, bool alp
         for (int y = y0; y < y1; ++y)
             for (int x = 0; x < out.width(); ++x) {
                 const int s = cw.start[x];
-                auto get = [&](int k, int c) { return quantum_in(in, y, static_cast<size_t>(s + k) * ch + c); };
+                auto get = [&](int k, int c) { return q16(in, y, static_cast<size_t>(s + k) * ch + c); };
                 accumulate_pixel(get, cw.count[x], cw.weights.data() + cw.offset[x], ch, alpha, acc.data());
-                for (int c = 0; c < ch; ++c) store(out, y, static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
+                for (int c = 0; c < ch; ++c) store_q16(out, y, static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
             }
     });
 }
@@ -160,10 +143,10 @@ void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha
                     continue;
                 }
                 for (int x = 0; x < w; ++x) {
-                    double av = quantum_in(in, sy, static_cast<size_t>(x) * ch + ch - 1);
+                    double av = q16(in, sy, static_cast<size_t>(x) * ch + ch - 1);
                     double aw = wk * av * (1.0 / 65535.0);
                     for (int c = 0; c < ch - 1; ++c)
-                        sum[static_cast<size_t>(x) * ch + c] += aw * quantum_in(in, sy, static_cast<size_t>(x) * ch + c);
+                        sum[static_cast<size_t>(x) * ch + c] += aw * q16(in, sy, static_cast<size_t>(x) * ch + c);
                     sum[static_cast<size_t>(x) * ch + ch - 1] += wk * av;
                     gamma[x] += aw;
                 }
@@ -174,7 +157,7 @@ void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha
                 for (int c = 0; c < ch; ++c) {
                     double v = sum[static_cast<size_t>(x) * ch + c];
                     if (alpha && c < ch - 1) v *= g;
-                    store(out, y, static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
+                    store_q16(out, y, static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
                 }
             }
         }
@@ -287,12 +270,12 @@ FilterTypes default_resize_filter(const ::Image* shell, int columns, int rows) {
     return LanczosFilter;
 }
 
-bool has_filter_defines(const ::Image* shell, const ::ImageInfo* info) {
+bool has_filter_defines(const ::ImageInfo* info) {
     static const char* const keys[] = {"filter:filter", "filter:window", "filter:lobes", "filter:support",
                                        "filter:win-support", "filter:blur", "filter:b", "filter:c",
                                        "filter:sigma", "filter:verbose", "filter:kaiser-beta"};
     for (const char* k : keys)
-        if ((shell && GetImageArtifact(shell, k)) || (info && GetImageOption(info, k))) return true;
+        if (GetImageOption(info, k)) return true;
     return false;
 }
 

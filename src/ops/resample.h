@@ -30,8 +30,8 @@ std::optional<Filter> filter_for(FilterTypes type, double blur);
 /// IM's default choice for ResizeImage: Lanczos; Mitchell when enlarging, for palettes or alpha.
 FilterTypes default_resize_filter(const ::Image* shell, int columns, int rows);
 
-/// True when the image carries filter:* defines (expert settings stay with ImageMagick).
-bool has_filter_defines(const ::Image* shell, const ::ImageInfo* info);
+/// True when filter:* defines are set (expert settings stay with ImageMagick).
+bool has_filter_defines(const ::ImageInfo* info);
 
 /// Resamples to columns x rows; the pass order follows ImageMagick (the larger factor first).
 /// `out_bps` 2 keeps ImageMagick's Q16 result; 1 stores it reduced as IM reduces to depth 8.

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "src/ops/compose.h"
 #include "src/ops/resample.h"
 #include "src/ops/specs.h"
 
@@ -21,7 +22,7 @@ RectangleInfo region(const Image& in, const std::string& geometry) {
 bool sane(const RectangleInfo& g) { return g.width > 0 && g.height > 0; }
 
 bool accepts_resample(const OpCall& call) {
-    if (has_filter_defines(nullptr, call.info)) return false;
+    if (has_filter_defines(call.info)) return false;
     const char* f = GetImageOption(call.info, "filter");
     if (f) {
         ssize_t type = ParseCommandOption(MagickFilterOptions, MagickFalse, f);
@@ -87,24 +88,6 @@ void set_thumbnail_properties(Image& out, const Image& in) {
     SetImageProperty(t, "Thumb::Document::Pages", "1");
 }
 
-/// Adds an opaque alpha channel (ImageMagick's thumbnails always carry one).
-std::shared_ptr<Pixels> with_opaque_alpha(const Pixels& p) {
-    const int ch = p.channels();
-    auto out = std::make_shared<Pixels>(p.width(), p.height(), ch + 1, p.bytes_per_sample());
-    for (int y = 0; y < p.height(); ++y)
-        for (int x = 0; x < p.width(); ++x) {
-            for (int c = 0; c < ch; ++c) {
-                size_t i = static_cast<size_t>(x) * ch + c, o = static_cast<size_t>(x) * (ch + 1) + c;
-                if (p.bytes_per_sample() == 1) out->row(y)[o] = p.row(y)[i];
-                else out->row16(y)[o] = p.row16(y)[i];
-            }
-            size_t o = static_cast<size_t>(x) * (ch + 1) + ch;
-            if (p.bytes_per_sample() == 1) out->row(y)[o] = 255;
-            else out->row16(y)[o] = 65535;
-        }
-    return out;
-}
-
 std::vector<Image> run_thumbnail(Image& in, OpCall& call) {
     RectangleInfo g = region(in, call.arg(0));
     if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/ThumbnailImage");
@@ -118,7 +101,8 @@ std::vector<Image> run_thumbnail(Image& in, OpCall& call) {
     }
     Image out = resize_to(src, w, h, default_resize_filter(src.shell(), w, h), in.shell()->blur, call).at(0);
     if (!out.layout().alpha) {
-        auto px = with_opaque_alpha(out.pixels());
+        // ImageMagick's thumbnails always carry an (opaque) alpha channel.
+        auto px = with_alpha(out.pixels(), out.layout().color_channels, false, true);
         out = out.derive(std::move(px));
         out.shell()->matte = MagickTrue;
     }

@@ -11,29 +11,17 @@
 
 #include "src/ops/compose.h"
 #include "src/ops/parallel.h"
+#include "src/ops/quantum.h"
 #include "src/ops/resample.h"
 #include "src/ops/specs.h"
 
 namespace mtool::ops {
 namespace {
 
-constexpr double kQuantum = 65535.0;
-constexpr double kEpsilon = 1.0e-12;
+constexpr double kQuantum = kQuantumRange;
+constexpr double kEpsilon = kMagickEpsilon;
 
 double clamp_q(double v) { return v <= 0 ? 0 : (v >= kQuantum ? kQuantum : std::floor(v + 0.5)); }
-
-double sample(const Pixels& p, int x, int y, int c) {
-    size_t i = static_cast<size_t>(x) * p.channels() + c;
-    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0 : p.row16(y)[i];
-}
-
-void put(Pixels& p, int x, int y, int c, double q, bool is_alpha = false) {
-    size_t i = static_cast<size_t>(x) * p.channels() + c;
-    const unsigned v = static_cast<unsigned>(clamp_q(q));
-    if (p.bytes_per_sample() == 2) p.row16(y)[i] = static_cast<uint16_t>(v);
-    else if (is_alpha) p.row(y)[i] = static_cast<uint8_t>(255 - (65535 - v) / 257);
-    else p.row(y)[i] = static_cast<uint8_t>(v / 257);
-}
 
 /// Applies f(Q16) -> Q16 to every colour sample (alpha untouched), through a table.
 template <class Fn>
@@ -53,7 +41,7 @@ std::vector<Image> map_colour(Image& in, OpCall& call, Fn&& f) {
                     size_t i = static_cast<size_t>(x) * ch + c;
                     unsigned v = src.bytes_per_sample() == 1 ? src.row(y)[i] : src.row16(y)[i];
                     const bool alpha = l.alpha && c == ch - 1;
-                    put(*out, x, y, c, alpha ? (src.bytes_per_sample() == 1 ? v * 257.0 : v) : lut[v], alpha);
+                    store_q16_at(*out, x, y, c, alpha ? (src.bytes_per_sample() == 1 ? v * 257.0 : v) : lut[v], alpha);
                 }
     });
     return {in.derive(std::move(out))};
@@ -96,8 +84,8 @@ std::vector<Image> run_level(Image& in, OpCall& call) {
 /// GetPixelIntensity for ImageMagick's default (undefined) intensity method: Rec.709 luma
 /// weights on the stored values; a gray image's intensity is its value.
 double intensity(const Pixels& p, const Layout& l, int x, int y) {
-    if (l.gray()) return sample(p, x, y, 0);
-    return 0.212656 * sample(p, x, y, 0) + 0.715158 * sample(p, x, y, 1) + 0.072186 * sample(p, x, y, 2);
+    if (l.gray()) return q16_at(p, x, y, 0);
+    return 0.212656 * q16_at(p, x, y, 0) + 0.715158 * q16_at(p, x, y, 1) + 0.072186 * q16_at(p, x, y, 2);
 }
 
 std::vector<Image> run_auto_level(Image& in, OpCall& call) {
@@ -108,7 +96,7 @@ std::vector<Image> run_auto_level(Image& in, OpCall& call) {
     for (int y = 0; y < p.height(); ++y)
         for (int x = 0; x < p.width(); ++x)
             for (int c = 0; c < l.color_channels; ++c) {
-                double v = sample(p, x, y, c);
+                double v = q16_at(p, x, y, c);
                 lo = std::min(lo, v);
                 hi = std::max(hi, v);
             }
@@ -120,7 +108,7 @@ bool all_gray(const Pixels& p, const Layout& l) {
     if (l.gray()) return true;
     for (int y = 0; y < p.height(); ++y)
         for (int x = 0; x < p.width(); ++x)
-            if (sample(p, x, y, 0) != sample(p, x, y, 1) || sample(p, x, y, 1) != sample(p, x, y, 2)) return false;
+            if (q16_at(p, x, y, 0) != q16_at(p, x, y, 1) || q16_at(p, x, y, 1) != q16_at(p, x, y, 2)) return false;
     return true;
 }
 
@@ -190,7 +178,7 @@ std::vector<Image> run_brightness_contrast(Image& in, OpCall& call) {
     GeometryInfo g{};
     MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
     const double brightness = g.rho, contrast = (flags & SigmaValue) ? g.sigma : 0.0;
-    double slope = std::tan(3.14159265358979323846 * (contrast / 100.0 + 1.0) / 4.0);
+    double slope = std::tan(kPi * (contrast / 100.0 + 1.0) / 4.0);
     if (slope < 0.0) slope = 0.0;
     const double intercept = brightness / 100.0 + ((100 - brightness) / 200.0) * (1.0 - slope);
     return map_colour(in, call, [&](double q) { return kQuantum * (slope * q / kQuantum + intercept); });
@@ -199,11 +187,10 @@ std::vector<Image> run_brightness_contrast(Image& in, OpCall& call) {
 std::vector<Image> run_threshold(Image& in, OpCall& call) {
     require_plain(in);
     // StringToDoubleInterval: a percentage of QuantumRange + 1.
-    const std::string& arg = call.plus() ? std::string() : call.arg(0);
     double t = kQuantum / 2.0;
     if (!call.plus()) {
-        t = InterpretLocaleValue(arg.c_str(), nullptr);
-        if (arg.find('%') != std::string::npos) t *= (kQuantum + 1.0) / 100.0;
+        t = InterpretLocaleValue(call.arg(0).c_str(), nullptr);
+        if (call.arg(0).find('%') != std::string::npos) t *= (kQuantum + 1.0) / 100.0;
     }
     const Pixels& p = in.pixels();
     const Layout l = in.layout();
@@ -212,8 +199,8 @@ std::vector<Image> run_threshold(Image& in, OpCall& call) {
         for (int y = y0; y < y1; ++y)
             for (int x = 0; x < p.width(); ++x) {
                 const double v = intensity(p, l, x, y) <= t ? 0.0 : kQuantum;
-                for (int c = 0; c < l.color_channels; ++c) put(*out, x, y, c, v);
-                if (l.alpha) put(*out, x, y, p.channels() - 1, sample(p, x, y, p.channels() - 1), true);
+                for (int c = 0; c < l.color_channels; ++c) store_q16_at(*out, x, y, c, v);
+                if (l.alpha) store_q16_at(*out, x, y, p.channels() - 1, q16_at(p, x, y, p.channels() - 1), true);
             }
     });
     return {in.derive(std::move(out))};
@@ -281,13 +268,13 @@ std::vector<Image> run_modulate(Image& in, OpCall& call) {
         for (int y = y0; y < y1; ++y)
             for (int x = 0; x < p.width(); ++x) {
                 double h, s, li, rgb[3];
-                rgb_to_hsl(sample(p, x, y, 0), sample(p, x, y, 1), sample(p, x, y, 2), h, s, li);
+                rgb_to_hsl(q16_at(p, x, y, 0), q16_at(p, x, y, 1), q16_at(p, x, y, 2), h, s, li);
                 h += std::fmod(hue - 100.0, 200.0) / 200.0;
                 s *= 0.01 * sat;
                 li *= 0.01 * bright;
                 hsl_to_rgb(h, s, li, rgb);
-                for (int c = 0; c < 3; ++c) put(*out, x, y, c, rgb[c]);
-                if (l.alpha) put(*out, x, y, 3, sample(p, x, y, 3), true);
+                for (int c = 0; c < 3; ++c) store_q16_at(*out, x, y, c, rgb[c]);
+                if (l.alpha) store_q16_at(*out, x, y, 3, q16_at(p, x, y, 3), true);
             }
     });
     return {in.derive(std::move(out))};
@@ -303,8 +290,8 @@ Image gray_of(const Image& in, const Context& ctx) {
     parallel_rows(p.height(), ctx.threads, [&](int y0, int y1) {
         for (int y = y0; y < y1; ++y)
             for (int x = 0; x < p.width(); ++x) {
-                put(*out, x, y, 0, intensity(p, l, x, y));
-                if (l.alpha) put(*out, x, y, 1, sample(p, x, y, 3), true);
+                store_q16_at(*out, x, y, 0, intensity(p, l, x, y));
+                if (l.alpha) store_q16_at(*out, x, y, 1, q16_at(p, x, y, 3), true);
             }
     });
     Image g = in.derive(std::move(out));
@@ -342,16 +329,6 @@ bool accepts_alpha(const OpCall& call) {
     return false;
 }
 
-std::shared_ptr<Pixels> with_channels(const Pixels& p, int color, bool alpha_in, bool alpha_out) {
-    auto out = std::make_shared<Pixels>(p.width(), p.height(), color + (alpha_out ? 1 : 0), p.bytes_per_sample());
-    for (int y = 0; y < p.height(); ++y)
-        for (int x = 0; x < p.width(); ++x) {
-            for (int c = 0; c < color; ++c) put(*out, x, y, c, sample(p, x, y, c));
-            if (alpha_out) put(*out, x, y, color, alpha_in ? sample(p, x, y, color) : kQuantum, true);
-        }
-    return out;
-}
-
 std::vector<Image> run_alpha(Image& in, OpCall& call) {
     const std::string& a = call.arg(0);
     const Layout l = in.layout();
@@ -359,18 +336,18 @@ std::vector<Image> run_alpha(Image& in, OpCall& call) {
     auto is = [&](const char* s) { return strcasecmp(a.c_str(), s) == 0; };
     if (is("set") || is("on") || is("activate")) {
         if (l.alpha) return {in};
-        Image out = in.derive(with_channels(p, l.color_channels, false, true));
+        Image out = in.derive(with_alpha(p, l.color_channels, false, true));
         out.shell()->matte = MagickTrue;
         return {std::move(out)};
     }
     if (is("off") || is("deactivate")) {
         if (!l.alpha) return {in};
-        Image out = in.derive(with_channels(p, l.color_channels, true, false));
+        Image out = in.derive(with_alpha(p, l.color_channels, true, false));
         out.shell()->matte = MagickFalse;
         return {std::move(out)};
     }
     if (is("opaque")) {
-        Image out = in.derive(with_channels(p, l.color_channels, false, true));
+        Image out = in.derive(with_alpha(p, l.color_channels, false, true));
         out.shell()->matte = MagickTrue;
         return {std::move(out)};
     }

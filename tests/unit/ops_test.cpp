@@ -22,7 +22,7 @@ MImage photo(int depth, bool alpha, bool gray) {
     l.color_channels = gray ? 1 : 3;
     l.alpha = alpha;
     return synthetic(73, 41, l, depth / 8, [](int x, int y, int c) -> float {
-        if (c == 3 || (c == 1 && false)) return 0.3f + 0.6f * x / 72.0f;
+        if (c == 3) return 0.3f + 0.6f * x / 72.0f;
         float v = 0.5f + 0.4f * std::sin(0.21f * x * (c + 1) + 0.13f * y) * std::cos(0.07f * y * (2 - c % 2));
         return v;
     });

@@ -1,0 +1,40 @@
+#pragma once
+// ImageMagick's Q16 arithmetic on native pixels: every computing operator reads samples as Q16
+// values and stores results the way ImageMagick would hold them at the image's storage depth.
+#include <cstddef>
+
+#include "src/core/image.h"
+
+namespace mtool::ops {
+
+inline constexpr double kQuantumRange = 65535.0;
+inline constexpr double kMagickEpsilon = 1.0e-12;
+inline constexpr double kPi = 3.14159265358979323846;
+
+/// Sample `i` of row `y` as a Q16 value (8-bit samples scaled by 257, as ScaleCharToQuantum).
+inline double q16(const Pixels& p, int y, size_t i) {
+    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0 : p.row16(y)[i];
+}
+
+/// Stores a Q16 result: ClampToQuantum, then 6.9.11's reduction to 8 bits (truncation, as
+/// SetImageDepth and the PNG writer do). Alpha is held as opacity there, so the opacity truncates.
+inline void store_q16(Pixels& p, int y, size_t i, double q, bool is_alpha = false) {
+    q = q <= 0 ? 0 : (q >= kQuantumRange ? kQuantumRange : q);
+    const unsigned v = static_cast<unsigned>(q + 0.5);
+    if (p.bytes_per_sample() == 2)
+        p.row16(y)[i] = static_cast<uint16_t>(v);
+    else if (is_alpha)
+        p.row(y)[i] = static_cast<uint8_t>(255 - (65535 - v) / 257);
+    else
+        p.row(y)[i] = static_cast<uint8_t>(v / 257);
+}
+
+/// The same, addressed by pixel and channel.
+inline double q16_at(const Pixels& p, int x, int y, int c) {
+    return q16(p, y, static_cast<size_t>(x) * p.channels() + c);
+}
+inline void store_q16_at(Pixels& p, int x, int y, int c, double q, bool is_alpha = false) {
+    store_q16(p, y, static_cast<size_t>(x) * p.channels() + c, q, is_alpha);
+}
+
+}  // namespace mtool::ops
