@@ -55,7 +55,7 @@ std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall
     const auto cols = static_cast<ssize_t>(s->columns), rows = static_cast<ssize_t>(s->rows);
     if (box.x - page.x >= static_cast<ssize_t>(page.width) || box.y - page.y >= static_cast<ssize_t>(page.height) ||
         page.x - box.x > cols || page.y - box.y > rows) {
-        warn_no_image(call, in, "transform.c/CropImage/666");
+        warn_no_image(call, in, "transform.c/CropImage/668");
         return missing_image(in, box);
     }
     if (page.x < 0 && box.x >= 0) {
@@ -82,7 +82,7 @@ std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall
     box.y += page.y;
     if (page.width == 0 || page.height == 0 || static_cast<ssize_t>(page.width) < 0 ||
         static_cast<ssize_t>(page.height) < 0) {
-        warn_no_image(call, in, "transform.c/CropImage/699");
+        warn_no_image(call, in, "transform.c/CropImage/718");
         return std::nullopt;
     }
     Image out = in.derive(copy_region(in.pixels(), static_cast<int>(page.x), static_cast<int>(page.y),
@@ -179,7 +179,7 @@ std::vector<Image> run_shave(Image& in, OpCall& call) {
     RectangleInfo sh = page_geometry(in, call.arg(0));
     const ::Image* s = in.shell();
     if (2 * sh.width >= s->columns || 2 * sh.height >= s->rows) {
-        warn_no_image(call, in, "transform.c/ShaveImage/1906");
+        warn_no_image(call, in, "transform.c/ShaveImage/1686");
         return {in};
     }
     RectangleInfo g{s->columns - 2 * sh.width, s->rows - 2 * sh.height, static_cast<ssize_t>(sh.width) + s->page.x,
@@ -201,7 +201,7 @@ std::vector<Image> run_chop(Image& in, OpCall& call) {
     const ssize_t cols = static_cast<ssize_t>(in.width()), rows = static_cast<ssize_t>(in.height());
     if (g.x + static_cast<ssize_t>(g.width) < 0 || g.y + static_cast<ssize_t>(g.height) < 0 || g.x > cols ||
         g.y > rows) {
-        warn_no_image(call, in, "transform.c/ChopImage/326");
+        warn_no_image(call, in, "transform.c/ChopImage/226");
         return {in};
     }
     RectangleInfo e = g;
@@ -340,7 +340,7 @@ std::vector<Image> run_trim(Image& in, OpCall& call) {
     RectangleInfo g = bounding_box(in);
     const ::Image* s = in.shell();
     if (g.width == 0 || g.height == 0) {
-        warn_no_image(call, in, "attribute.c/GetImageBoundingBox/247");
+        warn_no_image(call, in, "attribute.c/GetImageBoundingBox/521");
         return {missing_image(in, s->page)};
     }
     g.x += s->page.x;

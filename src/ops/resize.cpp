@@ -114,7 +114,7 @@ bool accepts_sample(const OpCall& call) { return GetImageOption(call.info, "samp
 
 std::vector<Image> run_sample(Image& in, OpCall& call) {
     RectangleInfo g = region(in, call.arg(0));
-    if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/SampleImage");
+    if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/SampleImage/3092");
     if (static_cast<int>(g.width) == in.width() && static_cast<int>(g.height) == in.height()) return {in};
     auto px = sample(in.pixels(), static_cast<int>(g.width), static_cast<int>(g.height), 0.5 - 1e-12, 0.5 - 1e-12,
                      call.ctx.threads);
