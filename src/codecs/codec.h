@@ -15,6 +15,9 @@ struct ReadRequest {
     std::FILE* file = nullptr;   ///< already open stream (stdin); otherwise path is opened
     const ::ImageInfo* info;     ///< settings in force (ping, defines such as jpeg:size)
     Context& ctx;
+    /// Geometry of a `-thumbnail` that follows the read directly: a codec may decode at a
+    /// reduced resolution that stays at least twice that size.
+    std::string shrink_hint = {};
 };
 
 struct WriteRequest {

@@ -419,7 +419,9 @@ int Executor::convert(const std::vector<std::string>& raw) {
                 if (filename == "--" && i < argc - 1) filename = args[++i];
                 Stack& s = stacks.back();
                 ImageList got;
-                ok &= read(s.info.get(), filename, got);
+                // A thumbnail right after the read lets a codec decode at a reduced resolution.
+                std::string hint = i + 2 < argc && args[i + 1] == "-thumbnail" ? args[i + 2] : std::string();
+                ok &= read(s.info.get(), filename, got, hint);
                 for (auto& img : got) {
                     SyncImageSettings(s.info.get(), img.shell());
                     s.images.push_back(std::move(img));

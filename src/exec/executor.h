@@ -20,7 +20,9 @@ public:
     int convert(const std::vector<std::string>& args);
 
     /// Reads one filename (with ImageMagick's modifiers) under the given settings.
-    bool read(const ::ImageInfo* info, const std::string& filename, ImageList& out);
+    /// `shrink_hint`: geometry of a -thumbnail that directly follows this read (see ReadRequest).
+    bool read(const ::ImageInfo* info, const std::string& filename, ImageList& out,
+              const std::string& shrink_hint = {});
     /// Writes a list to `filename` atomically (stage in the same directory, then rename).
     bool write(const ::ImageInfo* info, ImageList& images, const std::string& filename);
     /// Applies one segment of options to a list, as ImageMagick's MogrifyImages(post=true).

@@ -36,7 +36,8 @@ void check_policy(const std::string& path, const std::string& format, PolicyRigh
 
 }  // namespace
 
-bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageList& out) {
+bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageList& out,
+                    const std::string& shrink_hint) {
     Target t = split_target(filename);
     if (ctx_.native_reads && !has_read_modifier(filename) && plain_path(t.path) && info->extract == nullptr) {
         if (std::FILE* f = std::fopen(t.path.c_str(), "rb")) {
@@ -48,7 +49,7 @@ bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageL
             if (codec && prefix_ok) {
                 try {
                     check_policy(t.path, codec->name, ReadPolicyRights);
-                    codecs::ReadRequest req{t.path, nullptr, info, ctx_};
+                    codecs::ReadRequest req{t.path, nullptr, info, ctx_, shrink_hint};
                     out.push_back(codec->read(req));
                     return true;
                 } catch (const Error& e) {
