@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <zlib.h>
 
 #include "src/codecs/common.h"
+#include "src/codecs/png_idat.h"
 
 namespace mtool::codecs {
 namespace {
@@ -252,7 +254,7 @@ Compression compression(const ::ImageInfo* info, int color_type) {
     else if (filter == 7 || filter == 8)
         c.filter = PNG_NO_FILTERS;
     else
-        c.filter = PNG_FILTER_NONE << filter;  // 0..4: one fixed filter
+        c.filter = filter;  // 0..4 as png_set_filter values, like png.c (0 leaves libpng's default)
     return c;
 }
 
@@ -452,10 +454,33 @@ void write_png(Image& image, const WriteRequest& req) {
     if (!chunks.empty()) png_set_text(png, info, chunks.data(), static_cast<int>(chunks.size()));
     png_write_info(png, info);
     if (canvas) png_write_chunk(png, reinterpret_cast<png_const_bytep>("caNv"), canv, sizeof canv);
-    int passes = interlace ? png_set_interlace_handling(png) : 1;
     // Rows already in the planned layout go to libpng as they are.
     const bool direct = px.bytes_per_sample() == 1 && plan.bit_depth == 8 && out_ch == px.channels() &&
                         plan.color_type != PNG_COLOR_TYPE_PALETTE;
+    const size_t row_bytes = row.size() - 1;
+    if (!interlace && ParallelIdat::worthwhile(row_bytes, px.height(), req.ctx.threads)) {
+        // Large images: the same filtered rows, deflated on every worker thread.
+        png_destroy_write_struct(&png, &info);  // header chunks are out; IDAT/IEND are ours
+        ParallelIdat::Settings zs;
+        zs.level = comp.level;
+        zs.strategy = comp.strategy;
+        zs.filter_mask = comp.filter;
+        zs.unfiltered_default = plan.color_type == PNG_COLOR_TYPE_PALETTE || plan.bit_depth < 8;
+        zs.threads = req.ctx.threads;
+        ParallelIdat idat(req.file, row_bytes, std::max(1, out_ch * plan.bit_depth / 8), zs);
+        for (int y = 0; y < px.height(); ++y) {
+            if (direct) {
+                idat.add_row(px.row(y));
+                continue;
+            }
+            pack_row(px, l, plan, y, row, index);
+            idat.add_row(row.data());
+        }
+        if (!idat.finish()) throw file_error(Severity::coder_error, "unable to write file", req.path, errno,
+                                              "png.c/WritePNGImage");
+        return;
+    }
+    int passes = interlace ? png_set_interlace_handling(png) : 1;
     for (int pass = 0; pass < passes; ++pass)
         for (int y = 0; y < px.height(); ++y) {
             if (direct) {

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "src/codecs/codec.h"
 #include "src/codecs/common.h"
@@ -50,6 +51,22 @@ MImage read_with(const codecs::CodecSpec& codec, const std::string& path) {
 }
 
 MImage read_magick(const std::string& path) { return from_magick(path); }
+
+bool same_file(const std::string& a, const std::string& b) {
+    auto slurp = [](const std::string& p) {
+        std::string s;
+        if (std::FILE* f = std::fopen(p.c_str(), "rb")) {
+            char buf[65536];
+            size_t n;
+            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+            std::fclose(f);
+        }
+        return s;
+    };
+    std::string x = slurp(a);
+    return !x.empty() && x == slurp(b);
+}
+
 
 /// PNG header fields: bit depth and colour type.
 std::pair<int, int> png_header(const std::string& path) {
@@ -150,6 +167,44 @@ TEST_CASE("PNG compression level changes the size, not the pixels") {
     CHECK(psnr(read_with(codecs::png_codec, b.path), img) == 999);
 }
 
+TEST_CASE("PNG image data deflated on two threads: same pixels, size within 0.5% of one stream") {
+    struct Case {
+        int color;
+        bool alpha;
+        int bps;
+        int quality;
+    };
+    // quality: tens digit zlib level, units digit filter (5 adaptive, 0..4 fixed, 8 RLE).
+    for (Case k : {Case{3, false, 1, 75}, Case{3, true, 1, 95}, Case{1, false, 2, 75}, Case{3, false, 2, 61},
+                   Case{1, true, 1, 14}, Case{3, false, 1, 98}, Case{3, false, 1, 5}}) {
+        INFO("color " << k.color << " alpha " << k.alpha << " bps " << k.bps << " quality " << k.quality);
+        MImage img = synthetic(1500, 1500, layout(k.color, k.alpha), k.bps, [&](int x, int y, int c) -> float {
+            float v = 0.5f + 0.45f * std::sin(0.013f * x * (c + 1) + 0.007f * y) * std::cos(0.011f * y);
+            return v + ((x * 7 + y * 13) % 5) * 0.004f;
+        });
+        std::map<int, std::string> written;
+        std::map<int, long> size;
+        TempFile one, two;
+        for (int threads : {1, 2}) {
+            const std::string& path = threads == 1 ? one.path : two.path;
+            Context ctx;
+            ctx.threads = threads;
+            magick::InfoPtr info(AcquireImageInfo());
+            info->quality = static_cast<size_t>(k.quality);
+            std::FILE* f = std::fopen(path.c_str(), "wb");
+            REQUIRE(f != nullptr);
+            codecs::WriteRequest req{f, path, "PNG", info.get(), ctx};
+            codecs::png_codec.write(img, req);
+            size[threads] = std::ftell(f);
+            std::fclose(f);
+        }
+        CHECK(psnr(read_with(codecs::png_codec, two.path), img) == 999);
+        CHECK(psnr(read_magick(two.path), img) == 999);
+        CHECK(std::abs(size[2] - size[1]) <= size[1] / 200 + 64);
+        CHECK_FALSE(same_file(one.path, two.path));  // the threaded path really ran
+    }
+}
+
 TEST_CASE("PNG decoding equals ImageMagick's, including interlaced and palette files") {
     for (const char* args : {"rose:", "gradient:red-blue", "xc:gray40", "pattern:checkerboard"}) {
         for (const char* interlace : {"none", "line"}) {
@@ -178,21 +233,6 @@ TEST_CASE("JPEG round trip at quality 95 stays close, gray stays gray") {
 }
 
 namespace {
-
-bool same_file(const std::string& a, const std::string& b) {
-    auto slurp = [](const std::string& p) {
-        std::string s;
-        if (std::FILE* f = std::fopen(p.c_str(), "rb")) {
-            char buf[65536];
-            size_t n;
-            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-            std::fclose(f);
-        }
-        return s;
-    };
-    std::string x = slurp(a);
-    return !x.empty() && x == slurp(b);
-}
 
 MImage jp2_test_image(int w, int h, Layout l, int bps) {
     return synthetic(w, h, l, bps, [&](int x, int y, int c) -> float {
