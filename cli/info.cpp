@@ -59,32 +59,9 @@ void list_formats() {
 }
 
 void list_resources() {
-    static const struct {
-        ResourceType type;
-        const char* name;
-        bool bytes;
-    } kResources[] = {
-        {WidthResource, "Width", false}, {HeightResource, "Height", false},
-        {ListLengthResource, "List length", false}, {AreaResource, "Area", false},
-        {MemoryResource, "Memory", true}, {MapResource, "Map", true}, {DiskResource, "Disk", true},
-        {FileResource, "File", false}, {ThreadResource, "Thread", false},
-        {ThrottleResource, "Throttle", false}, {TimeResource, "Time", false},
-    };
-    std::printf("Resource limits:\n");
-    for (const auto& r : kResources) {
-        MagickSizeType v = GetMagickResourceLimit(r.type);
-        char text[MaxTextExtent];
-        if (v == MagickResourceInfinity)
-            std::snprintf(text, sizeof text, "unlimited");
-        else if (r.bytes)
-            FormatMagickSize(v, MagickTrue, text);
-        else if (r.type == AreaResource || r.type == WidthResource || r.type == HeightResource) {
-            FormatMagickSize(v, MagickFalse, text);
-            std::strcat(text, "P");
-        } else
-            std::snprintf(text, sizeof text, "%llu", static_cast<unsigned long long>(v));
-        std::printf("  %s: %s\n", r.name, text);
-    }
+    // ImageMagick's own listing: the tier manager takes its budgets from these same limits.
+    magick::Exception ex;
+    ListMagickResourceInfo(stdout, ex);
 }
 
 void print_help() {

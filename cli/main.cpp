@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/tiers.h"
 #include "cli/commands.h"
 #include "src/core/magick.h"
 #include "src/exec/staging_registry.h"
@@ -27,6 +28,9 @@ int main(int argc, char** argv) {
     }
     Context ctx;
     ctx.client = client;
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == "-debug" && (strcasestr(args[i + 1].c_str(), "cache") || strcasestr(args[i + 1].c_str(), "all")))
+            ctx.debug_cache = cache::TierManager::global().debug = true;
     int status;
     try {
         status = cli::find_command(tool)->run(ctx, args);
@@ -37,6 +41,8 @@ int main(int argc, char** argv) {
         ctx.diag.add(Diagnostic{Severity::fatal_error, std::string("unexpected failure: ") + e.what()});
         status = 1;
     }
+    cache::thread_release_all();
+    if (ctx.debug_cache) cache::TierManager::global().report(stderr);
     ctx.diag.flush(ctx.client, ctx.quiet);
     return status;
 }

@@ -9,7 +9,8 @@ std::string format_diagnostic(Severity severity, const std::string& reason,
                               const std::string& context, const std::string& where) {
     std::string text = reason;
     if (!context.empty()) text += " `" + context + "'";
-    const char* kind = static_cast<int>(severity) >= 400 ? "error" : "warning";
+    const int level = static_cast<int>(severity);
+    const char* kind = level >= 700 ? "fatal" : level >= 400 ? "error" : "warning";
     text += " @ ";
     text += kind;
     text += "/" + where;

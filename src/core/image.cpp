@@ -2,14 +2,66 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace mtool {
 
 Pixels::Pixels(int width, int height, int channels, int bytes_per_sample)
-    : width_(width), height_(height), channels_(channels), bps_(bytes_per_sample) {
-    size_t n = static_cast<size_t>(width) * height * channels * bytes_per_sample;
-    data_ = std::make_unique_for_overwrite<uint8_t[]>(n ? n : 1);
+    : Pixels(width, height, channels, bytes_per_sample, cache::TierManager::global()) {}
+
+Pixels::Pixels(int width, int height, int channels, int bytes_per_sample, cache::TierManager& manager)
+    : width_(width), height_(height), channels_(channels), bps_(bytes_per_sample), manager_(&manager) {
+    init();
+}
+
+void Pixels::init() {
+    const cache::Budgets b = manager_->budgets();
+    if (static_cast<uint64_t>(width_) > b.width || static_cast<uint64_t>(height_) > b.height)
+        throw Error(Severity::image_error, "width or height exceeds limit", cache::current_label(),
+                    "cache.c/OpenPixelCache/3928");
+    const bool disk_only = b.area != cache::kUnlimited && static_cast<uint64_t>(width_) * height_ > b.area;
+    const int h = std::max(1, height_);
+    rows_per_strip_ = cache::rows_per_strip(std::max<size_t>(stride(), 1), h, cache::strip_target(b));
+    const int n = (h + rows_per_strip_ - 1) / rows_per_strip_;
+    strips_.reserve(n);
+    for (int i = 0; i < n; ++i) {
+        int rows = std::min(rows_per_strip_, h - i * rows_per_strip_);
+        strips_.push_back(manager_->create(std::max<size_t>(stride(), 1) * rows, disk_only));
+    }
+    if (manager_->debug && n > 0)
+        std::fprintf(stderr, "cache: image %dx%dx%d %d-bit: %d strips of %d rows (%zu bytes)%s\n", width_, height_,
+                     channels_, bps_ * 8, n, rows_per_strip_, stride() * rows_per_strip_,
+                     disk_only ? ", over the area limit: DISK" : "");
+}
+
+Pixels::~Pixels() {
+    cache::thread_forget(strips_);
+    for (cache::Strip* s : strips_) manager_->destroy(s);
+}
+
+void Pixels::copy_from(const Pixels& other) {
+    for (int y = 0; y < height_; ++y) std::memcpy(row(y), other.row(y), stride());
+}
+
+Pixels::Hold::Hold(const Pixels& px, int y0, int y1, bool write) : px_(px) {
+    first_strip_ = y0 / px.rows_per_strip_;
+    const int last = y1 > y0 ? (y1 - 1) / px.rows_per_strip_ : first_strip_ - 1;
+    try {
+        for (int s = first_strip_; s <= last; ++s) frames_.push_back(px.manager_->pin(px.strips_[s], write));
+    } catch (...) {
+        for (size_t i = 0; i < frames_.size(); ++i) px.manager_->unpin(px.strips_[first_strip_ + i]);
+        throw;
+    }
+}
+
+Pixels::Hold::~Hold() {
+    for (size_t i = 0; i < frames_.size(); ++i) px_.manager_->unpin(px_.strips_[first_strip_ + i]);
+}
+
+uint8_t* Pixels::Hold::row(int y) const {
+    const int s = y / px_.rows_per_strip_;
+    return frames_[s - first_strip_] + static_cast<size_t>(y - s * px_.rows_per_strip_) * px_.stride();
 }
 
 float Pixels::get(int x, int y, int c) const {
@@ -95,7 +147,7 @@ Pixels& Image::mutable_pixels() {
     if (pixels_.use_count() > 1) {
         auto copy = std::make_shared<Pixels>(pixels_->width(), pixels_->height(),
                                              pixels_->channels(), pixels_->bytes_per_sample());
-        std::memcpy(copy->row(0), pixels_->row(0), pixels_->size_bytes());
+        copy->copy_from(*pixels_);
         pixels_ = std::move(copy);
     }
     return *pixels_;
@@ -107,9 +159,15 @@ void Image::make_native(Diagnostics& diag) {
     int bps = shell_->depth <= 8 && !computed_ ? 1 : 2;
     auto px = std::make_shared<Pixels>(width(), height(), l.channels(), bps);
     magick::Exception ex;
-    if (ExportImagePixels(shell_.get(), 0, 0, shell_->columns, shell_->rows, export_map(l, false),
-                          bps == 1 ? CharPixel : ShortPixel, px->row(0), ex) == MagickFalse)
-        ex.throw_if_error(diag);
+    for (int y0 = 0; y0 < height(); y0 += px->rows_per_strip()) {
+        const int n = std::min(px->rows_per_strip(), height() - y0);
+        Pixels::Hold hold(*px, y0, y0 + n, true);
+        if (ExportImagePixels(shell_.get(), 0, y0, shell_->columns, n, export_map(l, false),
+                              bps == 1 ? CharPixel : ShortPixel, hold.row(y0), ex) == MagickFalse) {
+            ex.throw_if_error(diag);
+            break;
+        }
+    }
     // Drop ImageMagick's copy of the pixels: keep only the attributes.
     auto fresh = shell_like(shell_.get(), width(), height());
     fresh->depth = std::min<size_t>(shell_->depth, bps * 8);
@@ -129,10 +187,15 @@ void Image::make_native(Diagnostics& diag) {
     SetImageStorageClass(s, DirectClass);
     if (l.channels() != px.channels())
         throw Error(Severity::cache_error, "pixel layout mismatch", s->filename, "mtool/image");
-    if (ImportImagePixels(s, 0, 0, px.width(), px.height(), export_map(l, true),
-                          px.bytes_per_sample() == 1 ? CharPixel : ShortPixel, px.row(0)) == MagickFalse) {
-        InheritException(ex, &s->exception);
-        ex.throw_if_error(diag);
+    for (int y0 = 0; y0 < px.height(); y0 += px.rows_per_strip()) {
+        const int n = std::min(px.rows_per_strip(), px.height() - y0);
+        Pixels::Hold hold(px, y0, y0 + n, false);
+        if (ImportImagePixels(s, 0, y0, px.width(), n, export_map(l, true),
+                              px.bytes_per_sample() == 1 ? CharPixel : ShortPixel, hold.row(y0)) == MagickFalse) {
+            InheritException(ex, &s->exception);
+            ex.throw_if_error(diag);
+            break;
+        }
     }
     s->depth = std::min<size_t>(s->depth, px.bytes_per_sample() * 8);
     pixels_.reset();

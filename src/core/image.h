@@ -8,16 +8,28 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
+#include "cache/tiers.h"
 #include "src/core/error.h"
 #include "src/core/magick.h"
 
 namespace mtool {
 
-/// Interleaved samples of one native image. Rows are the unit of access so that the tiered
-/// cache (cache/) can back them with strip tiles later without changing operators.
+/// Interleaved samples of one native image, stored in strips of whole rows that the tier
+/// manager (cache/tiers.h) keeps in memory or spills to its map and disk files.
+///
+/// row(y) returns a pointer into the strip holding row y. It stays valid until the calling
+/// thread has touched cache::kPinRing other strips, so operators use it right away (one input
+/// and one output row at a time, or a handful); a Hold keeps a range of rows valid for longer.
 class Pixels {
 public:
     Pixels(int width, int height, int channels, int bytes_per_sample);
+    Pixels(int width, int height, int channels, int bytes_per_sample, cache::TierManager& manager);
+    ~Pixels();
+    Pixels(const Pixels&) = delete;
+    Pixels& operator=(const Pixels&) = delete;
+
     int width() const { return width_; }
     int height() const { return height_; }
     int channels() const { return channels_; }
@@ -25,17 +37,47 @@ public:
     int max_value() const { return bps_ == 1 ? 255 : 65535; }
     size_t stride() const { return static_cast<size_t>(width_) * channels_ * bps_; }
     size_t size_bytes() const { return stride() * height_; }
-    uint8_t* row(int y) { return data_.get() + stride() * y; }
-    const uint8_t* row(int y) const { return data_.get() + stride() * y; }
+    int rows_per_strip() const { return rows_per_strip_; }
+    cache::TierManager& manager() const { return *manager_; }
+    uint8_t* row(int y) { return locate(y, true); }
+    const uint8_t* row(int y) const { return locate(y, false); }
     uint16_t* row16(int y) { return reinterpret_cast<uint16_t*>(row(y)); }
     const uint16_t* row16(int y) const { return reinterpret_cast<const uint16_t*>(row(y)); }
     /// Sample as 0..1 float.
     float get(int x, int y, int c) const;
     void set(int x, int y, int c, float v);
+    /// Copies every row of `other` (same geometry).
+    void copy_from(const Pixels& other);
+
+    /// Keeps rows [y0, y1) resident and their pointers valid while it lives.
+    class Hold {
+    public:
+        Hold(const Pixels& px, int y0, int y1, bool write);
+        ~Hold();
+        Hold(const Hold&) = delete;
+        Hold& operator=(const Hold&) = delete;
+        uint8_t* row(int y) const;
+
+    private:
+        const Pixels& px_;
+        int first_strip_;
+        std::vector<uint8_t*> frames_;
+    };
 
 private:
+    void init();
+    uint8_t* locate(int y, bool write) const {
+        const int s = y / rows_per_strip_;
+        cache::Strip* strip = strips_[s];
+        const cache::LastPin& last = cache::last_pin;
+        uint8_t* frame = last.strip == strip && (last.write || !write) ? last.frame
+                                                                         : cache::thread_pin(*manager_, strip, write);
+        return frame + static_cast<size_t>(y - s * rows_per_strip_) * stride();
+    }
     int width_, height_, channels_, bps_;
-    std::unique_ptr<uint8_t[]> data_;
+    cache::TierManager* manager_;
+    int rows_per_strip_ = 1;
+    std::vector<cache::Strip*> strips_;
 };
 
 /// Channel layout of an image, derived from colorspace and alpha.

@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
+#include "cache/tiers.h"
 #include "src/codecs/codec.h"
 #include "src/exec/io.h"
 #include "src/exec/validate.h"
@@ -47,6 +50,15 @@ bool acts_as_operator(const std::string& option) {
 }  // namespace
 
 Executor::Executor(Context& ctx) : ctx_(ctx) {}
+
+void check_time_limit() {
+    static const auto start = std::chrono::steady_clock::now();
+    MagickSizeType limit = GetMagickResourceLimit(TimeResource);
+    if (limit == MagickResourceInfinity) return;
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(static_cast<long long>(limit)))
+        throw Error(Severity::fatal_error, "time limit exceeded", "Operation canceled",
+                    "cache.c/GetImagePixelCache/1877");
+}
 
 std::vector<std::string> expand_filenames(const std::vector<std::string>& args, Context& ctx) {
     std::vector<std::string> full = {ctx.client};
@@ -196,12 +208,26 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         if (native) {
             try {
                 Image& img = images[index];
+                check_time_limit();
+                cache::set_current_label(img.shell()->filename);
                 SyncImageSettings(local.get(), img.shell());
                 img.make_native(ctx_.diag);
+                // -monitor: ImageMagick's progress lines (on stderr) for the native operator too.
+                std::string tag = option.substr(1) + "/Image";
+                tag[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(tag[0])));
+                const bool monitor = img.shell()->progress_monitor != nullptr;
+                const auto rows = static_cast<MagickSizeType>(std::max(1, img.height()));
+                if (monitor) SetImageProgress(img.shell(), tag.c_str(), 0, rows);
                 produced = spec->run(img, call);
+                if (monitor && !produced.empty() && produced.front().shell())
+                    SetImageProgress(produced.front().shell(), tag.c_str(), static_cast<MagickOffsetType>(rows - 1),
+                                     rows);
+                cache::thread_release_all();
             } catch (const ops::Decline&) {
+                cache::thread_release_all();
                 native = false;
             } catch (const Error& e) {
+                cache::thread_release_all();
                 ctx_.diag.add(e);
                 if (e.severity() >= Severity::resource_limit_error) ok = false;
                 continue;
@@ -426,6 +452,11 @@ int Executor::convert(const std::vector<std::string>& raw) {
                     SyncImageSettings(s.info.get(), img.shell());
                     s.images.push_back(std::move(img));
                 }
+                // ImageMagick 6.9.11 aborts on an assertion here; mtool reports it.
+                const MagickSizeType max_list = GetMagickResourceLimit(ListLengthResource);
+                if (max_list != MagickResourceInfinity && s.images.size() > max_list)
+                    throw Error(Severity::resource_limit_error, "list length exceeds limit", filename,
+                                "list.c/AppendImageToList");
                 continue;
             }
             pend = !stacks.back().images.empty();

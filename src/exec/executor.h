@@ -10,6 +10,9 @@
 
 namespace mtool::exec {
 
+/// Throws ImageMagick's fatal "time limit exceeded" once -limit time has passed.
+void check_time_limit();
+
 using ImageList = std::vector<Image>;
 
 class Executor {

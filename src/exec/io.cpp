@@ -1,11 +1,13 @@
 #include "src/exec/io.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -45,8 +47,34 @@ static std::string base_name(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+namespace {
+
+/// Staging directories of processes that died without cleaning up (kill -9, power loss) are
+/// named after their pid; the next mtool writing into the same directory removes them.
+void sweep_stale_stages(const std::string& dir) {
+    DIR* d = opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> stale;
+    while (dirent* e = readdir(d)) {
+        const char* n = e->d_name;
+        if (std::strncmp(n, ".mtool-", 7) != 0) continue;
+        char* end = nullptr;
+        long pid = std::strtol(n + 7, &end, 10);
+        if (pid <= 0 || !end || *end != '-') continue;
+        if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(dir + "/" + n);
+    }
+    closedir(d);
+    for (const auto& p : stale) {
+        std::error_code ec;
+        fs::remove_all(p, ec);
+    }
+}
+
+}  // namespace
+
 StagingDir::StagingDir(const std::string& final_path) : dir_(parent_dir(final_path)) {
-    std::string tmpl = dir_ + "/.mtool-XXXXXX";
+    sweep_stale_stages(dir_);
+    std::string tmpl = dir_ + "/.mtool-" + std::to_string(getpid()) + "-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (!mkdtemp(buf.data())) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cache/tiers.h"
 #include "src/codecs/codec.h"
 #include "src/codecs/common.h"
 #include "src/exec/executor.h"
@@ -49,6 +50,8 @@ bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageL
             if (codec && prefix_ok) {
                 try {
                     check_policy(t.path, codec->name, ReadPolicyRights);
+                    check_time_limit();
+                    cache::set_current_label(t.path);
                     codecs::ReadRequest req{t.path, nullptr, info, ctx_, shrink_hint};
                     out.push_back(codec->read(req));
                     return true;

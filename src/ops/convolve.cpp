@@ -76,12 +76,15 @@ std::vector<double> normalised(std::vector<double> k) {
 /// Horizontal pass of one row with replicated edges, in Q16 units.
 void convolve_row(const Pixels& in, int y, const std::vector<double>& k, std::vector<double>& out) {
     const int w = in.width(), ch = in.channels(), r = static_cast<int>(k.size() / 2);
+    const uint8_t* row8 = in.row(y);
+    const uint16_t* row16 = reinterpret_cast<const uint16_t*>(row8);
+    const bool wide = in.bytes_per_sample() == 2;
     for (int x = 0; x < w; ++x)
         for (int c = 0; c < ch; ++c) {
             double s = 0;
             for (int i = 0; i < static_cast<int>(k.size()); ++i) {
-                int sx = std::clamp(x + i - r, 0, w - 1);
-                s += k[i] * q16(in, y, static_cast<size_t>(sx) * ch + c);
+                const size_t j = static_cast<size_t>(std::clamp(x + i - r, 0, w - 1)) * ch + c;
+                s += k[i] * (wide ? row16[j] : row8[j] * 257.0);
             }
             out[static_cast<size_t>(x) * ch + c] = s;
         }

@@ -1,8 +1,10 @@
 // -flip, -flop, -transpose, -transverse and -rotate by multiples of 90 degrees: pure pixel moves
 // at the source depth. Page geometry follows ImageMagick's transforms.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "src/ops/parallel.h"
 #include "src/ops/specs.h"
@@ -10,20 +12,50 @@
 namespace mtool::ops {
 namespace {
 
-/// Output pixel (x, y) comes from input (map(x, y)); whole pixels are copied.
+/// Output pixel (x, y) comes from input map(x, y); whole pixels are copied. A row-preserving
+/// map (flop, rotate 180) reads one input row per output row. A transposing map (rotate 90/270,
+/// transpose, transverse) takes input rows to output columns: it fills one output strip at a
+/// time, reading each input row once per strip, so a spilled image is read sequentially
+/// (strips x input) instead of a whole input sweep per output row.
 template <class Map>
-std::shared_ptr<Pixels> remap(const Pixels& in, int out_w, int out_h, int threads, Map map) {
+std::shared_ptr<Pixels> remap(const Pixels& in, int out_w, int out_h, int threads, bool transposing, Map map) {
     auto out = std::make_shared<Pixels>(out_w, out_h, in.channels(), in.bytes_per_sample());
     const size_t pixel = static_cast<size_t>(in.channels()) * in.bytes_per_sample();
-    parallel_rows(out_h, threads, [&](int y0, int y1) {
-        for (int y = y0; y < y1; ++y) {
-            uint8_t* dst = out->row(y);
+    if (!transposing) {
+        parallel_rows(out_h, threads, [&](int y0, int y1) {
+            for (int y = y0; y < y1; ++y) {
+                const uint8_t* src = in.row(map(0, y).second);
+                uint8_t* dst = out->row(y);
+                for (int x = 0; x < out_w; ++x)
+                    std::memcpy(dst + x * pixel, src + static_cast<size_t>(map(x, y).first) * pixel, pixel);
+            }
+        });
+        return out;
+    }
+    // Bands of whole output strips, as many as a quarter of the memory budget holds across the
+    // threads (each band costs one sweep over the input).
+    const cache::Budgets budget = out->manager().budgets();
+    const uint64_t strip_bytes = static_cast<uint64_t>(out->rows_per_strip()) * out->stride();
+    uint64_t strips_per_band = 64;
+    if (budget.memory != cache::kUnlimited)
+        strips_per_band = std::max<uint64_t>(1, budget.memory / 4 / std::max(1, threads) / std::max<uint64_t>(1, strip_bytes));
+    const int band = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(out_h),
+                                                         strips_per_band * out->rows_per_strip()));
+    const int bands = (out_h + band - 1) / band;
+    parallel_rows(bands, threads, [&](int b0, int b1) {
+        std::vector<uint8_t*> rows(band);
+        for (int b = b0; b < b1; ++b) {
+            const int y0 = b * band, y1 = std::min(out_h, y0 + band);
+            Pixels::Hold hold(*out, y0, y1, true);
+            for (int y = y0; y < y1; ++y) rows[y - y0] = hold.row(y);
             for (int x = 0; x < out_w; ++x) {
-                auto [sx, sy] = map(x, y);
-                std::memcpy(dst + x * pixel, in.row(sy) + static_cast<size_t>(sx) * pixel, pixel);
+                const uint8_t* src = in.row(map(x, y0).second);
+                const size_t dx = static_cast<size_t>(x) * pixel;
+                for (int y = y0; y < y1; ++y)
+                    std::memcpy(rows[y - y0] + dx, src + static_cast<size_t>(map(x, y).first) * pixel, pixel);
             }
         }
-    });
+    }, 1);
     return out;
 }
 
@@ -41,7 +73,7 @@ std::vector<Image> run_flip(Image& in, OpCall& call) {
 std::vector<Image> run_flop(Image& in, OpCall& call) {
     const Pixels& p = in.pixels();
     int w = p.width();
-    Image r = in.derive(remap(p, w, p.height(), call.ctx.threads, [&](int x, int y) { return std::pair{w - 1 - x, y}; }));
+    Image r = in.derive(remap(p, w, p.height(), call.ctx.threads, false, [&](int x, int y) { return std::pair{w - 1 - x, y}; }));
     RectangleInfo& pg = r.shell()->page;
     if (pg.width) pg.x = static_cast<ssize_t>(pg.width) - w - pg.x;
     return {std::move(r)};
@@ -51,8 +83,8 @@ Image transpose_like(Image& in, OpCall& call, bool transverse) {
     const Pixels& p = in.pixels();
     int w = p.width(), h = p.height();
     auto px = transverse
-                  ? remap(p, h, w, call.ctx.threads, [&](int x, int y) { return std::pair{w - 1 - y, h - 1 - x}; })
-                  : remap(p, h, w, call.ctx.threads, [&](int x, int y) { return std::pair{y, x}; });
+                  ? remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{w - 1 - y, h - 1 - x}; })
+                  : remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{y, x}; });
     Image r = in.derive(px);
     RectangleInfo pg = in.shell()->page;
     RectangleInfo& o = r.shell()->page;
@@ -98,7 +130,7 @@ std::vector<Image> run_rotate(Image& in, OpCall& call) {
         case 0:
             return {in};
         case 1: {
-            Image r = in.derive(remap(p, h, w, call.ctx.threads, [&](int x, int y) { return std::pair{y, h - 1 - x}; }));
+            Image r = in.derive(remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{y, h - 1 - x}; }));
             RectangleInfo& o = r.shell()->page;
             o.width = pg.height, o.height = pg.width;
             o.x = pg.height ? static_cast<ssize_t>(pg.height) - h - pg.y : 0;
@@ -106,14 +138,14 @@ std::vector<Image> run_rotate(Image& in, OpCall& call) {
             return {std::move(r)};
         }
         case 2: {
-            Image r = in.derive(remap(p, w, h, call.ctx.threads, [&](int x, int y) { return std::pair{w - 1 - x, h - 1 - y}; }));
+            Image r = in.derive(remap(p, w, h, call.ctx.threads, false, [&](int x, int y) { return std::pair{w - 1 - x, h - 1 - y}; }));
             RectangleInfo& o = r.shell()->page;
             if (pg.width) o.x = static_cast<ssize_t>(pg.width) - w - pg.x;
             if (pg.height) o.y = static_cast<ssize_t>(pg.height) - h - pg.y;
             return {std::move(r)};
         }
         default: {
-            Image r = in.derive(remap(p, h, w, call.ctx.threads, [&](int x, int y) { return std::pair{w - 1 - y, x}; }));
+            Image r = in.derive(remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{w - 1 - y, x}; }));
             RectangleInfo& o = r.shell()->page;
             o.width = pg.height, o.height = pg.width;
             o.x = pg.y;

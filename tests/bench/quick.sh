@@ -26,8 +26,9 @@ HAVE_GM=$(command -v gm || true); HAVE_VIPS=$(command -v vips || true)
 printf '%-22s %14s %14s %14s %14s | %-11s %-11s %-11s\n' job "IM s/MB" "mtool s/MB" "GM s/MB" "vips s/MB" \
   "mt/IM t,rss" "mt/GM t,rss" "mt/vips t,rss"
 [ -s big.jp2 ] || /usr/bin/convert big.jpg big.jp2
-for job in "jpg:-resize 400:png" "jpg:-sharpen 5x2:png" "jpg:-rotate 90:jpg" "jpg::png" "jpg::jp2" \
-           "jp2:-thumbnail 200x200:png"; do
+# JOBS (newline-separated input:options:output) overrides the default set.
+DEFAULT_JOBS=$'jpg:-resize 400:png\njpg:-sharpen 5x2:png\njpg:-rotate 90:jpg\njpg::png\njpg::jp2\njp2:-thumbnail 200x200:png'
+while IFS= read -r job; do
   in=big.${job%%:*}; rest=${job#*:}; op=${rest%%:*}; ext=${rest##*:}
   read -r it ir <<<"$(measure /usr/bin/convert $in $op out-im.$ext)"
   read -r mt mr <<<"$(measure "$MTOOL" $in $op out-mt.$ext)"
@@ -46,4 +47,4 @@ for job in "jpg:-resize 400:png" "jpg:-sharpen 5x2:png" "jpg:-rotate 90:jpg" "jp
     "$it" "$ir" "$mt" "$mr" "$gt" "$gr" "$vt" "$vr" \
     "$(ratio "$mt" "$it")" "$(ratio "$mr" "$ir")" "$(ratio "$mt" "$gt")" "$(ratio "$mr" "$gr")" \
     "$(ratio "$mt" "$vt")" "$(ratio "$mr" "$vr")"
-done
+done <<<"${JOBS:-$DEFAULT_JOBS}"

@@ -109,6 +109,32 @@ def compare_case(ref_dir, mt_dir, ref, mine):
     return problems
 
 
+def signature(path):
+    r = subprocess.run([IM_IDENTIFY, "-format", "%#\\n", path], capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else open(path, "rb").read()
+
+
+def compare_same(earlier_case, mt_dir, mine):
+    """A tier-forced run must reproduce the unlimited run exactly: exit status, files, pixels."""
+    problems = []
+    status_file = os.path.join(earlier_case, "mt.status")
+    if not os.path.exists(status_file):
+        return ["no earlier run to compare with"]
+    if int(open(status_file).read()) != mine[0]:
+        problems.append(f"exit {mine[0]}, unlimited run {open(status_file).read()}")
+    before = sorted(f for f in os.listdir(os.path.join(earlier_case, "mt")))
+    now = sorted(f for f in os.listdir(mt_dir))
+    if before != now:
+        return problems + [f"files {now}, unlimited run {before}"]
+    for f in now:
+        a, b = os.path.join(earlier_case, "mt", f), os.path.join(mt_dir, f)
+        if signature(a) != signature(b):
+            problems.append(f"{f}: pixels differ from the unlimited run")
+    if mask(mine[1]) != mask(open(os.path.join(earlier_case, "mt.stdout"), "rb").read()):
+        problems.append("stdout differs from the unlimited run")
+    return problems
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mtool", required=True)
@@ -118,6 +144,10 @@ def main():
     ap.add_argument("--min-pass", type=float, default=0.95)
     ap.add_argument("--only", default=None, help="regex on the corpus line")
     ap.add_argument("--ref-cache", default=None, help="reuse ImageMagick outputs from this dir")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE set for mtool only (tier runs)")
+    ap.add_argument("--same-as", default=None,
+                    help="tier run: compare with mtool's outputs of an earlier run in this work dir "
+                         "(same exit status, files and pixels) instead of running ImageMagick")
     opts = ap.parse_args()
 
     shared = opts.shared or find_shared(os.path.dirname(__file__))
@@ -149,13 +179,23 @@ def main():
             ref_cmd, mt_cmd = f"{IM_IDENTIFY} {args}", f"{shlex.quote(mtool)} identify {opts.extra} {args}"
         else:
             ref_cmd, mt_cmd = f"{IM_CONVERT} {args}", f"{shlex.quote(mtool)} {opts.extra} {args}"
+        mt_env = dict(env, **dict(kv.split("=", 1) for kv in opts.env))
         try:
-            ref = run(ref_cmd, ref_dir, env=env)
-            mine = run(mt_cmd, mt_dir, env=env)
+            if opts.same_as:
+                mine = run(mt_cmd, mt_dir, env=mt_env)
+                problems = compare_same(os.path.join(os.path.abspath(opts.same_as), f"case{n:03d}"), mt_dir, mine)
+            else:
+                ref = run(ref_cmd, ref_dir, env=env)
+                mine = run(mt_cmd, mt_dir, env=mt_env)
+                problems = compare_case(ref_dir, mt_dir, ref, mine)
         except subprocess.TimeoutExpired:
             failed.append((line, ["timeout"]))
             continue
-        problems = compare_case(ref_dir, mt_dir, ref, mine)
+        if not opts.same_as:
+            with open(os.path.join(case, "mt.status"), "w") as f:
+                f.write(str(mine[0]))
+            with open(os.path.join(case, "mt.stdout"), "wb") as f:
+                f.write(mine[1])
         if mine[0] not in (0, 1):
             problems.append(f"crash or abnormal exit {mine[0]}: {mine[2][-300:]!r}")
         if problems:

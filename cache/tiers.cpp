@@ -1,0 +1,450 @@
+#include "cache/tiers.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdlib>
+#include <cstring>
+
+#include "src/core/error.h"
+
+namespace mtool::cache {
+
+namespace {
+
+uint64_t page_size() {
+    static const uint64_t p = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    return p;
+}
+uint64_t page_round(uint64_t n) { return (n + page_size() - 1) / page_size() * page_size(); }
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string temporary_dir() {
+    for (const char* var : {"MAGICK_TEMPORARY_PATH", "TMPDIR"})
+        if (const char* v = std::getenv(var); v && *v) return v;
+    return "/tmp";
+}
+
+Error exhausted() {
+    return Error(Severity::cache_error, "cache resources exhausted", current_label(), "cache.c/OpenPixelCache/4125");
+}
+
+uint8_t* anonymous(uint64_t bytes) {
+    void* p = mmap(nullptr, page_round(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) throw Error(Severity::resource_limit_error, "memory allocation failed", current_label(),
+                                     "cache.c/AcquireCacheNexusPixels");
+    return static_cast<uint8_t*>(p);
+}
+
+}  // namespace
+
+// ---- SpillFile -------------------------------------------------------------------------------
+
+SpillFile::~SpillFile() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void SpillFile::open() {
+    std::string name = temporary_dir() + "/mtool-cache-XXXXXX";
+    std::vector<char> buf(name.begin(), name.end());
+    buf.push_back('\0');
+    int fd = mkostemp(buf.data(), O_CLOEXEC);
+    if (fd < 0)
+        throw file_error(Severity::cache_error, "unable to open pixel cache", buf.data(), errno,
+                         "cache.c/OpenPixelCacheOnDisk");
+    ::unlink(buf.data());  // nothing survives the process, whatever ends it
+    fd_ = fd;
+    path_ = buf.data();
+}
+
+uint64_t SpillFile::allocate(uint64_t bytes, bool reserve) {
+    if (fd_ < 0) open();
+    bytes = page_round(bytes);
+    uint64_t off = end_;
+    bool reused = false;
+    for (auto it = free_.begin(); it != free_.end(); ++it)
+        if (it->second >= bytes) {
+            off = it->first;
+            uint64_t rest = it->second - bytes;
+            free_.erase(it);
+            if (rest) free_[off + bytes] = rest;
+            reused = true;
+            break;
+        }
+    if (!reused) end_ += bytes;
+    if (reserve) {
+        int rc = posix_fallocate(fd_, static_cast<off_t>(off), static_cast<off_t>(bytes));
+        if (rc != 0) {
+            release(off, bytes);
+            throw file_error(Severity::cache_error, "unable to extend cache", path_, rc, "cache.c/SetPixelCacheExtent");
+        }
+    }
+    return off;
+}
+
+void SpillFile::release(uint64_t offset, uint64_t bytes) {
+    bytes = page_round(bytes);
+    if (offset + bytes == end_) {
+        end_ = offset;
+        // Coalesce trailing free space so the file shrinks back.
+        while (!free_.empty()) {
+            auto last = std::prev(free_.end());
+            if (last->first + last->second != end_) break;
+            end_ = last->first;
+            free_.erase(last);
+        }
+        return;
+    }
+    free_[offset] = bytes;
+}
+
+namespace {
+
+/// Runs pread or pwrite until `bytes` are done; a short transfer counts as `short_errno`.
+template <class Io>
+void transfer(Io io, uint64_t offset, uint64_t bytes, int short_errno, const std::string& path, const char* reason,
+              const char* where) {
+    uint64_t done = 0;
+    while (done < bytes) {
+        ssize_t n = io(done, bytes - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw file_error(Severity::cache_error, reason, path, n < 0 ? errno : short_errno, where);
+        done += static_cast<uint64_t>(n);
+    }
+}
+
+}  // namespace
+
+void SpillFile::write(uint64_t offset, const uint8_t* data, uint64_t bytes) {
+    transfer([&](uint64_t at, uint64_t n, off_t off) { return ::pwrite(fd_, data + at, n, off); }, offset, bytes,
+             ENOSPC, path_, "unable to write pixel cache", "cache.c/WritePixelCachePixels");
+}
+
+void SpillFile::read(uint64_t offset, uint8_t* data, uint64_t bytes) {
+    transfer([&](uint64_t at, uint64_t n, off_t off) { return ::pread(fd_, data + at, n, off); }, offset, bytes, EIO,
+             path_, "unable to read pixel cache", "cache.c/ReadPixelCachePixels");
+}
+
+// ---- TierManager -----------------------------------------------------------------------------
+
+TierManager::TierManager(std::function<Budgets()> budgets) : budgets_(std::move(budgets)) {
+    map_file_.set_kind("map");
+}
+
+TierManager::~TierManager() {
+    for (Strip* s : clock_)
+        if (s->frame) munmap(s->frame, page_round(s->bytes));
+}
+
+void TierManager::log(const char* fmt, ...) const {
+    if (!debug) return;
+    std::va_list ap;
+    va_start(ap, fmt);
+    std::fputs("cache: ", stderr);
+    std::vfprintf(stderr, fmt, ap);
+    std::fputc('\n', stderr);
+    va_end(ap);
+}
+
+void TierManager::inject_write_fault(int nth, int err) {
+    std::lock_guard lock(mu_);
+    fault_countdown_ = nth;
+    fault_errno_ = err;
+}
+
+void TierManager::charge(Tier t, int64_t delta) {
+    uint64_t* u = t == Tier::memory ? &usage_.memory : t == Tier::map ? &usage_.map : &usage_.disk;
+    *u = static_cast<uint64_t>(static_cast<int64_t>(*u) + delta);
+    TierStats& st = stats_[static_cast<int>(t)];
+    st.resident = *u;
+    st.peak = std::max(st.peak, *u);
+}
+
+Strip* TierManager::create(uint64_t bytes, bool disk_only) {
+    auto* s = new Strip;
+    s->bytes = bytes;
+    s->disk_only = disk_only;
+    return s;
+}
+
+void TierManager::drop_from_clock(Strip* s) {
+    if (s->clock_index == SIZE_MAX) return;
+    size_t i = s->clock_index;
+    clock_[i] = clock_.back();
+    clock_[i]->clock_index = i;
+    clock_.pop_back();
+    s->clock_index = SIZE_MAX;
+    if (hand_ >= clock_.size()) hand_ = 0;
+}
+
+void TierManager::free_frame(Strip* s) {
+    if (!s->frame) return;
+    munmap(s->frame, page_round(s->bytes));
+    s->frame = nullptr;
+    s->mapped = false;
+    charge(Tier::memory, -static_cast<int64_t>(s->bytes));
+    drop_from_clock(s);
+}
+
+void TierManager::release_home(Strip* s) {
+    if (s->home == Tier::map) {
+        map_file_.release(s->offset, s->bytes);
+        charge(Tier::map, -static_cast<int64_t>(page_round(s->bytes)));
+    } else if (s->home == Tier::disk) {
+        disk_file_.release(s->offset, s->bytes);
+        charge(Tier::disk, -static_cast<int64_t>(page_round(s->bytes)));
+    }
+    s->home = Tier::memory;
+}
+
+void TierManager::evict(Strip* s) {
+    const Budgets b = budgets_();
+    if (s->mapped) {  // the data is in the map file already
+        free_frame(s);
+        ++stats_[static_cast<int>(Tier::map)].evictions;
+        log("unmap window %p (%llu bytes)", static_cast<void*>(s), static_cast<unsigned long long>(s->bytes));
+        return;
+    }
+    if (s->loaded && (s->dirty.load() || s->home == Tier::memory)) {
+        auto t0 = std::chrono::steady_clock::now();
+        if (s->home == Tier::memory) {
+            const uint64_t slot = page_round(s->bytes);
+            std::optional<Tier> to;
+            if (s->disk_only) {
+                if (b.disk == kUnlimited || usage_.disk + slot <= b.disk) to = Tier::disk;
+            } else {
+                to = spill_target(usage_, slot, b);
+            }
+            if (!to) throw exhausted();
+            SpillFile& f = *to == Tier::map ? map_file_ : disk_file_;
+            s->offset = f.allocate(slot, *to == Tier::map);
+            s->home = *to;
+            charge(*to, static_cast<int64_t>(slot));
+        }
+        SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
+        if (fault_countdown_ > 0 && --fault_countdown_ == 0)
+            throw file_error(Severity::cache_error, "unable to write pixel cache", f.path(), fault_errno_,
+                             "cache.c/WritePixelCachePixels");
+        f.write(s->offset, s->frame, s->bytes);
+        s->dirty = false;
+        TierStats& st = stats_[static_cast<int>(s->home)];
+        ++st.tiles_out;
+        st.seconds += seconds_since(t0);
+    }
+    free_frame(s);
+    ++stats_[static_cast<int>(Tier::memory)].evictions;
+}
+
+void TierManager::make_room(uint64_t bytes) {
+    const Budgets b = budgets_();
+    while (memory_excess(usage_, bytes, b) > 0) {
+        std::vector<ClockSlot> slots(clock_.size());
+        for (size_t i = 0; i < clock_.size(); ++i)
+            slots[i] = ClockSlot{clock_[i]->frame != nullptr, clock_[i]->pins > 0, clock_[i]->referenced};
+        std::optional<size_t> v = clock_victim(slots, hand_);
+        for (size_t i = 0; i < clock_.size(); ++i) clock_[i]->referenced = slots[i].referenced;
+        if (!v) return;  // everything resident is pinned: the working set floor
+        evict(clock_[*v]);
+    }
+}
+
+void TierManager::make_resident(Strip* s) {
+    const Budgets b = budgets_();
+    const uint64_t slot = page_round(s->bytes);
+    const bool map_room = s->home == Tier::memory && !s->disk_only &&
+                          (b.map == kUnlimited || usage_.map + slot <= b.map);
+    Residence r = s->disk_only ? Residence::heap : residence_for(s->bytes, s->home == Tier::map, map_room, b);
+    make_room(s->bytes);
+    auto t0 = std::chrono::steady_clock::now();
+    if (r == Residence::mapped_window && s->home != Tier::disk) {
+        if (s->home == Tier::memory) {
+            s->offset = map_file_.allocate(slot, true);
+            s->home = Tier::map;
+            charge(Tier::map, static_cast<int64_t>(slot));
+            ++stats_[static_cast<int>(Tier::map)].tiles_out;
+        }
+        void* p = mmap(nullptr, slot, PROT_READ | PROT_WRITE, MAP_SHARED, map_file_.fd(), static_cast<off_t>(s->offset));
+        if (p == MAP_FAILED)
+            throw file_error(Severity::cache_error, "unable to map pixel cache", map_file_.path(), errno,
+                             "cache.c/MapBlob");
+        s->frame = static_cast<uint8_t*>(p);
+        s->mapped = true;
+        ++stats_[static_cast<int>(Tier::map)].misses;
+    } else {
+        s->frame = anonymous(s->bytes);
+        s->mapped = false;
+        if (s->loaded && s->home != Tier::memory) {
+            SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
+            try {
+                f.read(s->offset, s->frame, s->bytes);
+            } catch (...) {
+                munmap(s->frame, slot);
+                s->frame = nullptr;
+                throw;
+            }
+            TierStats& st = stats_[static_cast<int>(s->home)];
+            ++st.tiles_in;
+            st.seconds += seconds_since(t0);
+            s->dirty = false;
+        }
+        ++stats_[static_cast<int>(Tier::memory)].misses;
+    }
+    charge(Tier::memory, static_cast<int64_t>(s->bytes));
+    s->clock_index = clock_.size();
+    clock_.push_back(s);
+}
+
+uint8_t* TierManager::pin(Strip* s, bool write) {
+    std::lock_guard lock(mu_);
+    if (!pending_error_.empty()) {
+        Error e(static_cast<Severity>(pending_severity_), pending_error_);
+        pending_error_.clear();
+        throw e;
+    }
+    if (s->frame) {
+        ++stats_[static_cast<int>(s->mapped ? Tier::map : Tier::memory)].hits;
+    } else {
+        make_resident(s);
+    }
+    ++s->pins;
+    s->referenced = true;
+    if (write) {
+        s->dirty = true;
+        s->loaded = true;
+    }
+    return s->frame;
+}
+
+void TierManager::unpin(Strip* s) {
+    std::lock_guard lock(mu_);
+    if (--s->pins > 0) return;
+    if (s->dead) {
+        free_frame(s);
+        release_home(s);
+        delete s;
+        return;
+    }
+    // Over budget only because of pinned strips: give memory back as soon as they go.
+    if (memory_excess(usage_, 0, budgets_()) > 0 && s->frame) {
+        try {
+            evict(s);
+        } catch (const Error& e) {
+            // Left resident (nothing is lost); unpin cannot throw, so the next pin reports it.
+            if (pending_error_.empty()) {
+                pending_error_ = e.text();
+                pending_severity_ = static_cast<int>(e.severity());
+            }
+        }
+    }
+}
+
+void TierManager::destroy(Strip* s) {
+    std::lock_guard lock(mu_);
+    s->dead = true;
+    if (s->pins > 0) return;
+    free_frame(s);
+    release_home(s);
+    delete s;
+}
+
+TierStats TierManager::stats(Tier t) const {
+    std::lock_guard lock(mu_);
+    return stats_[static_cast<int>(t)];
+}
+
+void TierManager::report(std::FILE* out) const {
+    std::lock_guard lock(mu_);
+    const Budgets b = budgets_();
+    auto limit = [](uint64_t v) { return v == kUnlimited ? std::string("unlimited") : std::to_string(v); };
+    const uint64_t limits[] = {b.memory, b.map, b.disk};
+    for (int t = 0; t < 3; ++t) {
+        const TierStats& s = stats_[t];
+        std::fprintf(out,
+                     "cache: tier %-6s limit %s resident %llu peak %llu tiles-in %llu tiles-out %llu hits %llu "
+                     "misses %llu evictions %llu spill-seconds %.3f\n",
+                     tier_name(static_cast<Tier>(t)), limit(limits[t]).c_str(),
+                     static_cast<unsigned long long>(s.resident), static_cast<unsigned long long>(s.peak),
+                     static_cast<unsigned long long>(s.tiles_in), static_cast<unsigned long long>(s.tiles_out),
+                     static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
+                     static_cast<unsigned long long>(s.evictions), s.seconds);
+    }
+}
+
+// ---- per-thread pins -------------------------------------------------------------------------
+
+namespace {
+
+struct PinRing {
+    struct Entry {
+        Strip* strip = nullptr;
+        TierManager* manager = nullptr;
+        uint8_t* frame = nullptr;
+        uint64_t stamp = 0;
+        bool write = false;
+    };
+    std::array<Entry, kPinRing> entries{};
+    uint64_t tick = 0;
+
+    void drop(Entry& e) {
+        if (!e.strip) return;
+        if (last_pin.strip == e.strip) last_pin = LastPin{};
+        Strip* s = e.strip;
+        TierManager* m = e.manager;
+        e = Entry{};
+        m->unpin(s);
+    }
+    ~PinRing() {
+        for (auto& e : entries) drop(e);
+    }
+};
+
+thread_local PinRing ring;
+thread_local std::string label;
+
+}  // namespace
+
+uint8_t* thread_pin(TierManager& m, Strip* s, bool write) {
+    PinRing& r = ring;
+    PinRing::Entry* oldest = &r.entries[0];
+    for (auto& e : r.entries) {
+        if (e.strip == s) {
+            e.stamp = ++r.tick;
+            if (write && !e.write) {
+                m.pin(s, true);  // marks it written; the extra pin is dropped at once
+                m.unpin(s);
+                e.write = true;
+            }
+            last_pin = LastPin{s, e.frame, e.write};
+            return e.frame;
+        }
+        if (e.stamp < oldest->stamp) oldest = &e;
+    }
+    uint8_t* frame = m.pin(s, write);  // may throw: the ring is unchanged then
+    r.drop(*oldest);
+    *oldest = PinRing::Entry{s, &m, frame, ++r.tick, write};
+    last_pin = LastPin{s, frame, write};
+    return frame;
+}
+
+void thread_forget(const std::vector<Strip*>& strips) {
+    for (auto& e : ring.entries)
+        if (e.strip && std::find(strips.begin(), strips.end(), e.strip) != strips.end()) ring.drop(e);
+}
+
+void thread_release_all() {
+    for (auto& e : ring.entries) ring.drop(e);
+}
+
+void set_current_label(const std::string& name) { label = name; }
+const std::string& current_label() { return label; }
+
+}  // namespace mtool::cache

@@ -1,0 +1,157 @@
+#pragma once
+// The tier manager: every native image's pixels live in strips (tiles of whole rows) that the
+// manager places in MEMORY (anonymous mappings, returned to the system on eviction), MAP (a
+// memory-mapped spill file, reached through windows that are unmapped when not in use) or DISK
+// (a pread/pwrite spill file). REMOTE is the seam for the distributed cache.
+//
+// A strip is resident while pinned; pins are taken by Pixels::row() through a small per-thread
+// ring (so a row pointer stays valid until the thread has touched kPinRing other strips) or by
+// an explicit Pixels::Hold. Unpinned strips are evicted by a second-chance clock as soon as the
+// memory budget is exceeded, so the resident set follows the budget continuously; a spilled
+// strip touched again comes back into memory if the budget has room.
+//
+// Spill files live in MAGICK_TEMPORARY_PATH (else TMPDIR, else /tmp) and are unlinked as soon
+// as they are created: nothing is left behind after an error, a signal or kill -9.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cache/policy.h"
+
+namespace mtool::cache {
+
+struct TierStats {
+    uint64_t resident = 0;   ///< bytes charged to the tier now
+    uint64_t peak = 0;       ///< the most ever charged
+    uint64_t tiles_in = 0;   ///< strips loaded from the tier into memory (MAP/DISK)
+    uint64_t tiles_out = 0;  ///< strips written to the tier
+    uint64_t hits = 0;       ///< pins of strips already resident (MEMORY) / mapped (MAP)
+    uint64_t misses = 0;     ///< pins that had to load or map
+    uint64_t evictions = 0;  ///< strips pushed out of the tier
+    double seconds = 0;      ///< time spent writing and reading the tier
+};
+
+/// A spill file: unlinked at creation, slots reused first-fit.
+class SpillFile {
+public:
+    SpillFile() = default;
+    SpillFile(const SpillFile&) = delete;
+    SpillFile& operator=(const SpillFile&) = delete;
+    ~SpillFile();
+    /// Returns the slot offset; throws mtool::Error on ENOSPC/EIO. `reserve` allocates the
+    /// blocks now (a mapped slot must never fault on a full disk).
+    uint64_t allocate(uint64_t bytes, bool reserve);
+    void release(uint64_t offset, uint64_t bytes);
+    void write(uint64_t offset, const uint8_t* data, uint64_t bytes);
+    void read(uint64_t offset, uint8_t* data, uint64_t bytes);
+    int fd() const { return fd_; }
+    const std::string& path() const { return path_; }
+    void set_kind(const char* kind) { kind_ = kind; }
+
+private:
+    void open();
+    int fd_ = -1;
+    std::string path_;
+    const char* kind_ = "disk";
+    uint64_t end_ = 0;
+    std::map<uint64_t, uint64_t> free_;  ///< offset -> bytes
+};
+
+struct Strip;
+
+class TierManager {
+public:
+    /// The process's manager (budgets from ImageMagick's resource limits, which -limit,
+    /// policy.xml and MAGICK_*_LIMIT set).
+    static TierManager& global();
+
+    explicit TierManager(std::function<Budgets()> budgets);
+    ~TierManager();
+
+    Budgets budgets() const { return budgets_(); }
+    /// A strip of `bytes`; `disk_only` strips (image over the area limit) skip MEMORY and MAP.
+    Strip* create(uint64_t bytes, bool disk_only = false);
+    /// Makes the strip resident and pins it; `write` marks it dirty.
+    uint8_t* pin(Strip* s, bool write);
+    void unpin(Strip* s);
+    /// The owner is gone: freed now or when its last pin goes.
+    void destroy(Strip* s);
+
+    TierStats stats(Tier t) const;
+    /// -debug cache: per-tier counters.
+    void report(std::FILE* out) const;
+    bool debug = false;
+    /// Test hook: the Nth spill write from now fails with `err` (ENOSPC, EIO).
+    void inject_write_fault(int nth, int err);
+
+private:
+    friend class SpillFile;
+    void make_room(uint64_t bytes);
+    void evict(Strip* s);
+    void make_resident(Strip* s);
+    void free_frame(Strip* s);
+    void release_home(Strip* s);
+    void charge(Tier t, int64_t delta);
+    void drop_from_clock(Strip* s);
+    void log(const char* fmt, ...) const;
+
+    std::function<Budgets()> budgets_;
+    mutable std::mutex mu_;
+    std::vector<Strip*> clock_;
+    size_t hand_ = 0;
+    Usage usage_;
+    std::array<TierStats, kTierCount> stats_{};
+    SpillFile map_file_, disk_file_;
+    int fault_countdown_ = 0, fault_errno_ = 0;
+    std::string pending_error_;  ///< a spill failure met while unpinning, thrown by the next pin
+    int pending_severity_ = 0;
+};
+
+struct Strip {
+    uint64_t bytes = 0;
+    bool disk_only = false;
+    // Guarded by the manager's mutex.
+    int pins = 0;
+    bool referenced = false;
+    bool dead = false;
+    bool loaded = false;        ///< holds data (else never written: no load needed)
+    uint8_t* frame = nullptr;   ///< resident bytes: heap frame or mapped window
+    bool mapped = false;        ///< frame is a window onto the map file
+    Tier home = Tier::memory;   ///< spill copy: MAP or DISK file, memory = none
+    uint64_t offset = 0;
+    size_t clock_index = SIZE_MAX;
+    std::atomic<bool> dirty{false};
+};
+
+/// The number of strips a thread keeps pinned through Pixels::row().
+constexpr int kPinRing = 8;
+
+/// The calling thread's most recently pinned strip: checked inline by Pixels::row() before
+/// the ring (a pin held by the ring backs it; the ring clears it when it lets the strip go).
+struct LastPin {
+    Strip* strip = nullptr;
+    uint8_t* frame = nullptr;
+    bool write = false;
+};
+inline thread_local LastPin last_pin;
+
+/// Pins `s` for the calling thread (ring of kPinRing, least recently used goes) and returns
+/// its bytes. The fast path takes no lock.
+uint8_t* thread_pin(TierManager& m, Strip* s, bool write);
+/// Drops the calling thread's pins on strips of `strips` (their owner is going away).
+void thread_forget(const std::vector<Strip*>& strips);
+/// Drops every pin of the calling thread (end of an operation on the main thread).
+void thread_release_all();
+
+/// Name used in error messages about the image being cached ("width or height exceeds limit
+/// `name'"); set by the executor per read and operator.
+void set_current_label(const std::string& name);
+const std::string& current_label();
+
+}  // namespace mtool::cache
