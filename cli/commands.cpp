@@ -43,6 +43,7 @@ const std::vector<Command>& commands() {
         {"compare", "mathematically and visually compare two images", &run_compare},
         {"composite", "overlap one image over another", &run_composite},
         {"montage", "create a composite image by combining several images", &run_montage},
+        {"netcache", "inspect the network cache: stats, list, purge", &run_netcache},
     };
     return list;
 }
@@ -81,6 +82,7 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
     bool ok = true;
     bool verbose = false;
     bool any_file = false;
+    ctx.netcache_reads = false;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (magick::is_command_option(a)) {
@@ -93,6 +95,7 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
             if (a == "-verbose") verbose = true;
             if (a == "+verbose") verbose = false;
             ctx.native_reads = !verbose;
+            ctx.netcache_reads = verbose;
             if (a == "-quiet") ctx.quiet = true;
             if (a == "-regard-warnings") ctx.regard_warnings = true;
             ok &= apply_settings(info.get(), tokens, ctx);

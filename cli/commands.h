@@ -22,6 +22,7 @@ int run_mogrify(Context& ctx, std::vector<std::string>& args);
 int run_compare(Context& ctx, std::vector<std::string>& args);
 int run_composite(Context& ctx, std::vector<std::string>& args);
 int run_montage(Context& ctx, std::vector<std::string>& args);
+int run_netcache(Context& ctx, std::vector<std::string>& args);
 
 /// -version, -list, -help handling shared by the tools; returns true if it handled args.
 bool handle_info_option(Context& ctx, const std::vector<std::string>& args, int& status);

@@ -1,5 +1,7 @@
 // mtool's entry point: picks the tool from argv[0] (symlinks named convert, identify, ...) or
 // from the first argument, and turns errors into ImageMagick-shaped text and exit codes.
+#include <strings.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -28,9 +30,17 @@ int main(int argc, char** argv) {
     }
     Context ctx;
     ctx.client = client;
-    for (size_t i = 0; i + 1 < args.size(); ++i)
-        if (args[i] == "-debug" && (strcasestr(args[i + 1].c_str(), "cache") || strcasestr(args[i + 1].c_str(), "all")))
-            ctx.debug_cache = cache::TierManager::global().debug = true;
+    // -debug cache / netcache / all (comma-separated like ImageMagick's event list).
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] != "-debug") continue;
+        std::string events = args[i + 1] + ",";
+        for (size_t a = 0, b; (b = events.find(',', a)) != std::string::npos; a = b + 1) {
+            std::string ev = events.substr(a, b - a);
+            if (!strcasecmp(ev.c_str(), "cache") || !strcasecmp(ev.c_str(), "all"))
+                ctx.debug_cache = cache::TierManager::global().debug = true;
+            if (!strcasecmp(ev.c_str(), "netcache") || !strcasecmp(ev.c_str(), "all")) ctx.debug_netcache = true;
+        }
+    }
     int status;
     try {
         status = cli::find_command(tool)->run(ctx, args);

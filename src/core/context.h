@@ -13,6 +13,9 @@ struct Context {
     bool quiet = false;            ///< -quiet: warnings are not printed
     bool regard_warnings = false;  ///< -regard-warnings: warnings make the exit status 1
     bool debug_cache = false;      ///< -debug cache
+    bool debug_netcache = false;   ///< -debug netcache
+    bool netcache_reads = true;    ///< false for identify without -verbose: it reports headers, so
+                                   ///< it must not copy whole files into the network cache
     int threads = 2;               ///< worker threads for native operators
     /// Native results keep ImageMagick's Q16 precision (16-bit samples) even for 8-bit images.
     /// The executor clears it when every output is a native 8-bit writer, which reduces to 8

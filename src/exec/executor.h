@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "cache/netcache.h"
 #include "src/core/context.h"
 #include "src/core/image.h"
 
@@ -43,8 +46,14 @@ private:
                             ImageList& images, size_t& index);
     bool write_native(const ::ImageInfo* info, ImageList& images, const std::string& target,
                       const std::string& magick);
+    bool read_from(const ::ImageInfo* info, const std::string& filename, const std::string& open_path,
+                   ImageList& out, const std::string& shrink_hint);
+    std::unique_ptr<class StagingDir> make_stage(const ::ImageInfo* info, const std::string& path);
+    /// The network cache for the settings in force (nullptr when off).
+    cache::NetCache* netcache(const ::ImageInfo* info);
 
     Context& ctx_;
+    std::unique_ptr<cache::NetCache> netcache_;
 };
 
 /// Expands globs and the like exactly as ImageMagick does (ExpandFilenames).

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cache/netcache.h"
 #include "src/codecs/codec.h"
 #include "src/exec/executor.h"
 #include "src/exec/staging_registry.h"
@@ -86,6 +87,19 @@ StagingDir::StagingDir(const std::string& final_path) : dir_(parent_dir(final_pa
     staging_registry::add(stage_);
 }
 
+StagingDir::StagingDir(const std::string& final_path, const std::string& local_root)
+    : dir_(parent_dir(final_path)), local_(true) {
+    std::string tmpl = local_root + "/stage-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) {
+        int err = errno;
+        throw file_error(Severity::file_open_error, "unable to open image", final_path, err, "blob.c/OpenBlob");
+    }
+    stage_ = buf.data();
+    staging_registry::add(stage_);
+}
+
 StagingDir::~StagingDir() {
     if (stage_.empty()) return;
     std::error_code ec;
@@ -104,6 +118,15 @@ void StagingDir::commit() {
         if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
         std::string from = stage_ + "/" + e->d_name;
         std::string to = dir_ + "/" + e->d_name;
+        if (local_) {
+            try {
+                cache::copy_into_place(from, to);
+            } catch (...) {
+                closedir(d);
+                throw;
+            }
+            continue;
+        }
         if (std::rename(from.c_str(), to.c_str()) != 0) {
             int err = errno;
             closedir(d);

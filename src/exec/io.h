@@ -17,6 +17,9 @@ Target split_target(const std::string& filename);
 class StagingDir {
 public:
     explicit StagingDir(const std::string& final_path);
+    /// Write cache: stage under `local_root` (a local directory) and copy each file to the
+    /// target directory at commit, through a temporary name and a rename.
+    StagingDir(const std::string& final_path, const std::string& local_root);
     ~StagingDir();
     StagingDir(const StagingDir&) = delete;
     StagingDir& operator=(const StagingDir&) = delete;
@@ -29,6 +32,7 @@ public:
 private:
     std::string dir_;
     std::string stage_;
+    bool local_ = false;
 };
 
 }  // namespace mtool::exec

@@ -37,9 +37,76 @@ void check_policy(const std::string& path, const std::string& format, PolicyRigh
 
 }  // namespace
 
+std::unique_ptr<StagingDir> Executor::make_stage(const ::ImageInfo* info, const std::string& path) {
+    // Write cache: outputs are written locally first, then copied in one sequential pass.
+    if (cache::NetCache* nc = netcache(info); nc && nc->config().writecache)
+        if (std::string local = nc->staging_dir(); !local.empty()) {
+            try {
+                return std::make_unique<StagingDir>(path, local);
+            } catch (const Error&) {
+                // no local staging: write in place as usual
+            }
+        }
+    return std::make_unique<StagingDir>(path);
+}
+
+cache::NetCache* Executor::netcache(const ::ImageInfo* info) {
+    cache::NetCacheConfig cfg = cache::NetCacheConfig::resolve(info);
+    cfg.debug = cfg.debug || ctx_.debug_netcache;
+    if (cfg.dir.empty()) return nullptr;
+    if (!netcache_ || netcache_->config().dir != cfg.dir || netcache_->config().size != cfg.size ||
+        netcache_->config().paths != cfg.paths || netcache_->config().exclude != cfg.exclude ||
+        netcache_->config().writecache != cfg.writecache)
+        netcache_ = std::make_unique<cache::NetCache>(cfg, ctx_.diag);
+    return netcache_->enabled() ? netcache_.get() : nullptr;
+}
+
 bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageList& out,
                     const std::string& shrink_hint) {
     Target t = split_target(filename);
+    // Inputs on slow file systems are read from the network cache's local copy; a ping reads
+    // only headers and never copies. Anything wrong with the copy: read the original.
+    if (!info->ping && ctx_.netcache_reads && plain_path(t.path) && !has_read_modifier(filename) &&
+        magick::policy_allows(PathPolicyDomain, ReadPolicyRights, t.path)) {
+        if (cache::NetCache* nc = netcache(info)) {
+            if (auto lease = nc->open(t.path)) {
+                ImageList got;
+                Diagnostics saved = ctx_.diag;
+                if (read_from(info, filename, lease->path(), got, shrink_hint) && !got.empty()) {
+                    // The images describe the original: its name and its file times.
+                    struct stat st;
+                    const bool have = ::stat(t.path.c_str(), &st) == 0;
+                    char modify[MaxTextExtent], create[MaxTextExtent];
+                    if (have) {
+                        FormatMagickTime(st.st_mtime, MaxTextExtent, modify);
+                        FormatMagickTime(st.st_ctime, MaxTextExtent, create);
+                    }
+                    for (auto& img : got) {
+                        CopyMagickString(img.shell()->filename, filename.c_str(), MaxTextExtent);
+                        CopyMagickString(img.shell()->magick_filename, t.path.c_str(), MaxTextExtent);
+                        if (have) {
+                            SetImageProperty(img.shell(), "date:modify", modify);
+                            SetImageProperty(img.shell(), "date:create", create);
+                        }
+                        out.push_back(std::move(img));
+                    }
+                    return true;
+                }
+                ctx_.diag = saved;
+                if (ctx_.debug_netcache)
+                    std::fprintf(stderr, "netcache: reading the copy of %s failed: reading the original\n",
+                                 t.path.c_str());
+            }
+        }
+    }
+    return read_from(info, filename, "", out, shrink_hint);
+}
+
+bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, const std::string& open_path,
+                         ImageList& out, const std::string& shrink_hint) {
+    Target t = split_target(filename);
+    const std::string shown = t.path;
+    if (!open_path.empty()) t.path = open_path;
     if (ctx_.native_reads && !has_read_modifier(filename) && plain_path(t.path) && info->extract == nullptr) {
         if (std::FILE* f = std::fopen(t.path.c_str(), "rb")) {
             unsigned char head[64];
@@ -49,9 +116,9 @@ bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageL
             bool prefix_ok = t.prefix.empty() || (codec && codecs::for_magick(t.prefix) == codec);
             if (codec && prefix_ok) {
                 try {
-                    check_policy(t.path, codec->name, ReadPolicyRights);
+                    check_policy(shown, codec->name, ReadPolicyRights);
                     check_time_limit();
-                    cache::set_current_label(t.path);
+                    cache::set_current_label(shown);
                     codecs::ReadRequest req{t.path, nullptr, info, ctx_, shrink_hint};
                     out.push_back(codec->read(req));
                     return true;
@@ -65,7 +132,9 @@ bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageL
         }
     }
     magick::InfoPtr read_info = magick::clone_info(info);
-    CopyMagickString(read_info->filename, filename.c_str(), MaxTextExtent);
+    std::string imfile = filename;
+    if (!open_path.empty()) imfile = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + open_path;
+    CopyMagickString(read_info->filename, imfile.c_str(), MaxTextExtent);
     SetImageOption(read_info.get(), "filename", filename.c_str());
     magick::Exception ex;
     ::Image* list = info->ping ? PingImages(read_info.get(), ex) : ReadImages(read_info.get(), ex);
@@ -116,7 +185,8 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
         bool ok;
         magick::Exception ex;
         if (plain_path(t.path)) {
-            StagingDir stage(t.path);
+            std::unique_ptr<StagingDir> staging = make_stage(info, t.path);
+            StagingDir& stage = *staging;
             std::string staged = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + stage.staged(t.path);
             ok = WriteImages(info, list, staged.c_str(), ex) != MagickFalse;
             bool error = ex.drain(ctx_.diag);
@@ -140,7 +210,8 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
                             const std::string& magick_name) {
     const codecs::CodecSpec* codec = codecs::for_magick(magick_name);
     check_policy(path, codec->name, WritePolicyRights);
-    StagingDir stage(path);
+    std::unique_ptr<StagingDir> staging = make_stage(info, path);
+    StagingDir& stage = *staging;
     // Scene numbering and file names follow WriteImages: consistent scenes, then one file per
     // frame (`out-0.png`, or the printf pattern in the name).
     for (size_t k = 1; k < images.size(); ++k)

@@ -25,6 +25,15 @@ for job in "-sharpen 5x2" "-rotate 90" "-resize 50% -flip"; do
     check "$job under -limit $lim: no spill file left" no_spill_left
   done
 done
+# The bridge obeys the same limits (ImageMagick spills its own cache instead of exceeding them).
+"$MTOOL" in.jpg -swirl 90 ref.png
+"$MTOOL" -limit memory 0 -limit map 0 in.jpg -swirl 90 out.png
+check "bridged operator under memory 0 / map 0: same pixels" [ "$(sig out.png)" = "$(sig ref.png)" ]
+# policy.xml resource limits, searched like ImageMagick (MAGICK_CONFIGURE_PATH first).
+mkdir -p pol && printf '<policymap>\n  <policy domain="resource" name="memory" value="1MiB"/>\n</policymap>\n' > pol/policy.xml
+err=$(MAGICK_CONFIGURE_PATH=$W/pol "$MTOOL" -debug cache in.jpg -sharpen 2 out.png 2>&1 >/dev/null)
+check "policy.xml memory limit drives the tier manager" grep -q "cache: tier MEMORY limit 1048576 " <<<"$err"
+check "policy.xml limit: spilled to MAP" grep -qE "cache: tier MAP .* tiles-out [1-9]" <<<"$err"
 check "-debug cache reports every tier" [ "$("$MTOOL" -debug cache in.jpg -flip out.png 2>&1 | grep -c '^cache: tier')" = 3 ]
 check "-debug cache keeps stdout clean" [ -z "$("$MTOOL" -debug cache in.jpg -flip out.png 2>/dev/null)" ]
 
