@@ -51,6 +51,10 @@ bool acts_as_operator(const std::string& option) {
 
 Executor::Executor(Context& ctx) : ctx_(ctx) {}
 
+int thread_limit() {
+    return static_cast<int>(std::clamp<MagickSizeType>(GetMagickResourceLimit(ThreadResource), 1, 64));
+}
+
 void check_time_limit() {
     static const auto start = std::chrono::steady_clock::now();
     MagickSizeType limit = GetMagickResourceLimit(TimeResource);
@@ -210,6 +214,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                 Image& img = images[index];
                 check_time_limit();
                 cache::set_current_label(img.shell()->filename);
+                ctx_.threads = thread_limit();
                 SyncImageSettings(local.get(), img.shell());
                 img.make_native(ctx_.diag);
                 // -monitor: ImageMagick's progress lines (on stderr) for the native operator too.

@@ -15,6 +15,8 @@ namespace mtool::exec {
 
 /// Throws ImageMagick's fatal "time limit exceeded" once -limit time has passed.
 void check_time_limit();
+/// Worker threads for native work: -limit thread / MAGICK_THREAD_LIMIT / policy, as for IM's.
+int thread_limit();
 
 using ImageList = std::vector<Image>;
 

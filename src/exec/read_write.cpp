@@ -118,6 +118,7 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                 try {
                     check_policy(shown, codec->name, ReadPolicyRights);
                     check_time_limit();
+                    ctx_.threads = thread_limit();
                     cache::set_current_label(shown);
                     codecs::ReadRequest req{t.path, nullptr, info, ctx_, shrink_hint};
                     out.push_back(codec->read(req));
@@ -210,6 +211,7 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
                             const std::string& magick_name) {
     const codecs::CodecSpec* codec = codecs::for_magick(magick_name);
     check_policy(path, codec->name, WritePolicyRights);
+    ctx_.threads = thread_limit();
     std::unique_ptr<StagingDir> staging = make_stage(info, path);
     StagingDir& stage = *staging;
     // Scene numbering and file names follow WriteImages: consistent scenes, then one file per
