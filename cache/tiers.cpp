@@ -333,8 +333,9 @@ void TierManager::unpin(Strip* s) {
         delete s;
         return;
     }
-    // Over budget only because of pinned strips: give memory back as soon as they go.
-    if (memory_excess(usage_, 0, budgets_()) > 0 && s->frame) {
+    // Over budget only because of pinned strips: give memory back as soon as they go. Strips
+    // of images over the area limit live on DISK, as ImageMagick keeps such images.
+    if ((memory_excess(usage_, 0, budgets_()) > 0 || s->disk_only) && s->frame) {
         try {
             evict(s);
         } catch (const Error& e) {

@@ -34,6 +34,11 @@ mkdir -p pol && printf '<policymap>\n  <policy domain="resource" name="memory" v
 err=$(MAGICK_CONFIGURE_PATH=$W/pol "$MTOOL" -debug cache in.jpg -sharpen 2 out.png 2>&1 >/dev/null)
 check "policy.xml memory limit drives the tier manager" grep -q "cache: tier MEMORY limit 1048576 " <<<"$err"
 check "policy.xml limit: spilled to MAP" grep -qE "cache: tier MAP .* tiles-out [1-9]" <<<"$err"
+# Over the area limit an image lives on DISK, as ImageMagick keeps it (no error).
+err=$("$MTOOL" -debug cache -limit area 10KP in.jpg -flip out.png 2>&1 >/dev/null); rc=$?
+"$MTOOL" in.jpg -flip ref.png
+check "area limit: succeeds with the same pixels" [ $rc = 0 ] && [ "$(sig out.png)" = "$(sig ref.png)" ]
+check "area limit: pixels went to DISK" grep -qE "cache: tier DISK .* tiles-out [1-9]" <<<"$err"
 check "-debug cache reports every tier" [ "$("$MTOOL" -debug cache in.jpg -flip out.png 2>&1 | grep -c '^cache: tier')" = 3 ]
 check "-debug cache keeps stdout clean" [ -z "$("$MTOOL" -debug cache in.jpg -flip out.png 2>/dev/null)" ]
 
