@@ -35,6 +35,14 @@ log=$(nc -define netcache:paths=$W/local -define netcache:exclude=$W/local local
 check "netcache:exclude wins" bash -c "! grep -q 'hit\|copy' <<<'$log'"
 "$MTOOL" netcache purge -define netcache:dir=$C >/dev/null
 check "purge empties the cache" [ "$(entries)" = 0 ]
+# The directory from policy.xml or MTOOL_NETCACHE_DIR; -ping never copies.
+mkdir -p pol && printf '<policymap>\n  <policy domain="cache" name="netcache-dir" value="%s"/>\n</policymap>\n' "$W/pcache" > pol/policy.xml
+log=$(MAGICK_CONFIGURE_PATH=$W/pol "$MTOOL" -debug netcache -define netcache:paths=$W/local local/x.jpg ppm:/dev/null 2>&1 >/dev/null)
+check "policy.xml netcache-dir" grep -q "^netcache: copy $W/local/x.jpg -> $W/pcache/" <<<"$log"
+log=$(MTOOL_NETCACHE_DIR=$W/ecache "$MTOOL" -debug netcache -define netcache:paths=$W/local local/x.jpg ppm:/dev/null 2>&1 >/dev/null)
+check "MTOOL_NETCACHE_DIR" grep -q "^netcache: copy $W/local/x.jpg -> $W/ecache/" <<<"$log"
+log=$("$MTOOL" -debug netcache -define netcache:dir=$W/pingcache -define netcache:paths=$W/local -ping local/x.jpg info: 2>&1 >/dev/null)
+check "-ping copies nothing" bash -c "! grep -q copy <<<'$log'"
 check "cache directory is rwxrwxr-x" [ "$(stat -c %a $C)" = 775 ]
 
 if ! command -v bindfs >/dev/null || ! bindfs "$W/src" "$MNT" 2>/dev/null; then
