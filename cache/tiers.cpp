@@ -398,6 +398,7 @@ struct PinRing {
     void drop(Entry& e) {
         if (!e.strip) return;
         if (last_pin.strip == e.strip) last_pin = LastPin{};
+        last_rows = LastRows{};
         Strip* s = e.strip;
         TierManager* m = e.manager;
         e = Entry{};

@@ -141,6 +141,21 @@ struct LastPin {
 };
 inline thread_local LastPin last_pin;
 
+/// The calling thread's two most recently located rows (owner = a Pixels' unique id): per-sample
+/// accessors that alternate between an input and an output row hit them without arithmetic.
+/// Cleared whenever the thread's ring lets a strip go, so the rows they point into stay pinned.
+struct LastRow {
+    uint64_t owner = 0;
+    int y = -1;
+    uint8_t* ptr = nullptr;
+    bool write = false;
+};
+struct LastRows {
+    LastRow slot[2];
+    int next = 0;
+};
+inline thread_local LastRows last_rows;
+
 /// Pins `s` for the calling thread (ring of kPinRing, least recently used goes) and returns
 /// its bytes. The fast path takes no lock.
 uint8_t* thread_pin(TierManager& m, Strip* s, bool write);

@@ -67,6 +67,15 @@ public:
 private:
     void init();
     uint8_t* locate(int y, bool write) const {
+        cache::LastRows& lr = cache::last_rows;
+        for (const cache::LastRow& r : lr.slot)
+            if (r.owner == id_ && r.y == y && (r.write || !write)) return r.ptr;
+        uint8_t* p = locate_strip(y, write);
+        lr.slot[lr.next] = cache::LastRow{id_, y, p, write};
+        lr.next ^= 1;
+        return p;
+    }
+    uint8_t* locate_strip(int y, bool write) const {
         const int s = y / rows_per_strip_;
         cache::Strip* strip = strips_[s];
         const cache::LastPin& last = cache::last_pin;
@@ -75,6 +84,7 @@ private:
         return frame + static_cast<size_t>(y - s * rows_per_strip_) * stride();
     }
     int width_, height_, channels_, bps_;
+    uint64_t id_ = 0;  ///< unique for the process (addresses are reused, ids are not)
     cache::TierManager* manager_;
     int rows_per_strip_ = 1;
     std::vector<cache::Strip*> strips_;

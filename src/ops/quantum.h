@@ -11,22 +11,43 @@ inline constexpr double kQuantumRange = 65535.0;
 inline constexpr double kMagickEpsilon = 1.0e-12;
 inline constexpr double kPi = 3.14159265358979323846;
 
-/// Sample `i` of row `y` as a Q16 value (8-bit samples scaled by 257, as ScaleCharToQuantum).
-inline double q16(const Pixels& p, int y, size_t i) {
-    return p.bytes_per_sample() == 1 ? p.row(y)[i] * 257.0 : p.row16(y)[i];
-}
+/// One row's samples as Q16 values, through a pointer fetched once per row (valid under the
+/// pin rules of Pixels::row): the hot loops use these instead of per-sample lookups.
+struct RowIn {
+    const uint8_t* p;
+    bool wide;
+    double operator[](size_t i) const {
+        return wide ? reinterpret_cast<const uint16_t*>(p)[i] : p[i] * 257.0;
+    }
+};
 
-/// Stores a Q16 result: ClampToQuantum, then 6.9.11's reduction to 8 bits (truncation, as
-/// SetImageDepth and the PNG writer do). Alpha is held as opacity there, so the opacity truncates.
+/// Stores Q16 results into one row: ClampToQuantum, then 6.9.11's reduction to 8 bits
+/// (truncation, as SetImageDepth and the PNG writer do). Alpha is held as opacity there, so the
+/// opacity truncates.
+struct RowOut {
+    uint8_t* p;
+    bool wide;
+    void store(size_t i, double q, bool is_alpha = false) const {
+        q = q <= 0 ? 0 : (q >= kQuantumRange ? kQuantumRange : q);
+        const unsigned v = static_cast<unsigned>(q + 0.5);
+        if (wide)
+            reinterpret_cast<uint16_t*>(p)[i] = static_cast<uint16_t>(v);
+        else if (is_alpha)
+            p[i] = static_cast<uint8_t>(255 - (65535 - v) / 257);
+        else
+            p[i] = static_cast<uint8_t>(v / 257);
+    }
+};
+
+inline RowIn row_in(const Pixels& px, int y) { return {px.row(y), px.bytes_per_sample() == 2}; }
+inline RowOut row_out(Pixels& px, int y) { return {px.row(y), px.bytes_per_sample() == 2}; }
+
+/// Sample `i` of row `y` as a Q16 value (8-bit samples scaled by 257, as ScaleCharToQuantum).
+inline double q16(const Pixels& p, int y, size_t i) { return row_in(p, y)[i]; }
+
+/// Stores a Q16 result at sample `i` of row `y` (see RowOut::store).
 inline void store_q16(Pixels& p, int y, size_t i, double q, bool is_alpha = false) {
-    q = q <= 0 ? 0 : (q >= kQuantumRange ? kQuantumRange : q);
-    const unsigned v = static_cast<unsigned>(q + 0.5);
-    if (p.bytes_per_sample() == 2)
-        p.row16(y)[i] = static_cast<uint16_t>(v);
-    else if (is_alpha)
-        p.row(y)[i] = static_cast<uint8_t>(255 - (65535 - v) / 257);
-    else
-        p.row(y)[i] = static_cast<uint8_t>(v / 257);
+    row_out(p, y).store(i, q, is_alpha);
 }
 
 /// The same, addressed by pixel and channel.

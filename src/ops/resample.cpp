@@ -109,13 +109,16 @@ void horizontal(const Pixels& in, Pixels& out, const Contributions& cw, bool alp
     const int ch = in.channels();
     parallel_rows(out.height(), threads, [&](int y0, int y1) {
         std::vector<double> acc(ch);
-        for (int y = y0; y < y1; ++y)
+        for (int y = y0; y < y1; ++y) {
+            const RowIn src = row_in(in, y);
+            const RowOut dst = row_out(out, y);
             for (int x = 0; x < out.width(); ++x) {
                 const int s = cw.start[x];
-                auto get = [&](int k, int c) { return q16(in, y, static_cast<size_t>(s + k) * ch + c); };
+                auto get = [&](int k, int c) { return src[static_cast<size_t>(s + k) * ch + c]; };
                 accumulate_pixel(get, cw.count[x], cw.weights.data() + cw.offset[x], ch, alpha, acc.data());
-                for (int c = 0; c < ch; ++c) store_q16(out, y, static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
+                for (int c = 0; c < ch; ++c) dst.store(static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
             }
+        }
     });
 }
 
@@ -142,22 +145,23 @@ void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha
                     }
                     continue;
                 }
+                const RowIn src = row_in(in, sy);
                 for (int x = 0; x < w; ++x) {
-                    double av = q16(in, sy, static_cast<size_t>(x) * ch + ch - 1);
+                    double av = src[static_cast<size_t>(x) * ch + ch - 1];
                     double aw = wk * av * (1.0 / 65535.0);
-                    for (int c = 0; c < ch - 1; ++c)
-                        sum[static_cast<size_t>(x) * ch + c] += aw * q16(in, sy, static_cast<size_t>(x) * ch + c);
+                    for (int c = 0; c < ch - 1; ++c) sum[static_cast<size_t>(x) * ch + c] += aw * src[static_cast<size_t>(x) * ch + c];
                     sum[static_cast<size_t>(x) * ch + ch - 1] += wk * av;
                     gamma[x] += aw;
                 }
             }
+            const RowOut dst = row_out(out, y);
             for (int x = 0; x < w; ++x) {
                 double g = 1.0;
                 if (alpha) g = std::fabs(gamma[x]) < 1.0e-12 ? 0.0 : 1.0 / gamma[x];
                 for (int c = 0; c < ch; ++c) {
                     double v = sum[static_cast<size_t>(x) * ch + c];
                     if (alpha && c < ch - 1) v *= g;
-                    store_q16(out, y, static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
+                    dst.store(static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
                 }
             }
         }

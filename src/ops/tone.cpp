@@ -35,14 +35,18 @@ std::vector<Image> map_colour(Image& in, OpCall& call, Fn&& f) {
     auto out = std::make_shared<Pixels>(src.width(), src.height(), src.channels(), bps);
     const int ch = src.channels();
     parallel_rows(src.height(), call.ctx.threads, [&](int y0, int y1) {
-        for (int y = y0; y < y1; ++y)
+        for (int y = y0; y < y1; ++y) {
+            const uint8_t* s8 = src.row(y);
+            const uint16_t* s16 = reinterpret_cast<const uint16_t*>(s8);
+            const RowOut dst = row_out(*out, y);
             for (int x = 0; x < src.width(); ++x)
                 for (int c = 0; c < ch; ++c) {
                     size_t i = static_cast<size_t>(x) * ch + c;
-                    unsigned v = src.bytes_per_sample() == 1 ? src.row(y)[i] : src.row16(y)[i];
+                    unsigned v = src.bytes_per_sample() == 1 ? s8[i] : s16[i];
                     const bool alpha = l.alpha && c == ch - 1;
-                    store_q16_at(*out, x, y, c, alpha ? (src.bytes_per_sample() == 1 ? v * 257.0 : v) : lut[v], alpha);
+                    dst.store(i, alpha ? (src.bytes_per_sample() == 1 ? v * 257.0 : v) : lut[v], alpha);
                 }
+        }
     });
     return {in.derive(std::move(out))};
 }
