@@ -457,6 +457,9 @@ int Executor::convert(const std::vector<std::string>& raw) {
                     SyncImageSettings(s.info.get(), img.shell());
                     s.images.push_back(std::move(img));
                 }
+                // A read consumes the -page option (ImageMagick 6.9.11, observed): later operators do
+                // not re-apply it to earlier images, later reads keep only image_info->page.
+                DeleteImageOption(s.info.get(), "page");
                 // ImageMagick 6.9.11 aborts on an assertion here; mtool reports it.
                 const MagickSizeType max_list = GetMagickResourceLimit(ListLengthResource);
                 if (max_list != MagickResourceInfinity && s.images.size() > max_list)

@@ -61,4 +61,10 @@ check "-list resource" sh -c "\"$MTOOL\" -list resource | grep -q 'Memory:'"
 check "-list format" sh -c "\"$MTOOL\" -list format | grep -Eq 'PNG +(native|magick)'"
 check "-version" sh -c "\"$MTOOL\" -version | grep -q '^Version: mtool'"
 check "-list colorspace (bridged list)" sh -c "\"$MTOOL\" -list colorspace | grep -qx sRGB"
+# -page is consumed by the next read: later operators do not re-apply it to earlier images.
+for args in "rose: -page +20+20 rose: rose: -negate" "rose: -page +20+20 -negate rose: -negate" \
+            "rose: -page 100x100+20+20 in.jpg -flip" "rose: -page +20+20 ( rose: ) rose:"; do
+  want=$($IM $args -format '%g,' info: 2>&1); got=$("$MTOOL" $args -format '%g,' info: 2>&1)
+  check "page geometry after: $args ($got vs $want)" [ "$got" = "$want" ]
+done
 finish
