@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "cache/tiers.h"
 #include "src/codecs/codec.h"
 #include "src/exec/io.h"
 #include "src/exec/validate.h"
 #include "src/ops/op_spec.h"
+#include "src/ops/parallel.h"
 
 namespace mtool::exec {
 namespace fs = std::filesystem;
@@ -36,6 +38,29 @@ struct Argv {
     int argc() const { return static_cast<int>(ptrs.size()) - 1; }
     const char** argv() { return ptrs.data(); }
     std::vector<const char*> ptrs;
+};
+
+/// -monitor for native operators: ImageMagick's progress lines as rows complete (whole percents,
+/// serialised across the worker threads).
+class MonitorSink : public ops::ProgressSink {
+public:
+    MonitorSink(::Image* shell, std::string tag) : shell_(shell), tag_(std::move(tag)) {}
+    void advance(long done, long total) override {
+        std::lock_guard lock(mu_);
+        // ImageMagick's monitor prints offsets that are multiples of 50: report the latest
+        // such offset reached.
+        const long step = 50;
+        const long offset = done / step * step;
+        if (offset <= last_ || done >= total) return;  // the executor reports the end itself
+        last_ = offset;
+        SetImageProgress(shell_, tag_.c_str(), offset, static_cast<MagickSizeType>(total));
+    }
+
+private:
+    ::Image* shell_;
+    std::string tag_;
+    std::mutex mu_;
+    long last_ = 0;
 };
 
 bool is_operator(long flags) {
@@ -223,7 +248,15 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                 const bool monitor = img.shell()->progress_monitor != nullptr;
                 const auto rows = static_cast<MagickSizeType>(std::max(1, img.height()));
                 if (monitor) SetImageProgress(img.shell(), tag.c_str(), 0, rows);
-                produced = spec->run(img, call);
+                MonitorSink sink(img.shell(), tag);
+                ops::progress_sink = monitor ? &sink : nullptr;
+                try {
+                    produced = spec->run(img, call);
+                } catch (...) {
+                    ops::progress_sink = nullptr;
+                    throw;
+                }
+                ops::progress_sink = nullptr;
                 if (monitor && !produced.empty() && produced.front().shell())
                     SetImageProgress(produced.front().shell(), tag.c_str(), static_cast<MagickOffsetType>(rows - 1),
                                      rows);

@@ -1,7 +1,10 @@
 #pragma once
 // Splits [0, n) rows over the worker threads of the command. An exception thrown by a worker
 // (an I/O error of the pixel cache, a time limit) is carried back and rethrown to the caller.
+// When the executor has installed a progress sink (-monitor), each thread's range is run in
+// small pieces and the rows done are reported as they complete.
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -9,12 +12,34 @@
 
 namespace mtool::ops {
 
+/// Receives "done of total" as rows complete; called from worker threads (serialise inside).
+struct ProgressSink {
+    virtual ~ProgressSink() = default;
+    virtual void advance(long done, long total) = 0;
+};
+/// The sink of the operator running on this (the calling) thread; nullptr without -monitor.
+inline thread_local ProgressSink* progress_sink = nullptr;
+
 /// `grain`: the least work units worth a thread of their own (rows: 64; strips: 1).
 template <class Fn>
 void parallel_rows(int n, int threads, Fn&& fn, int grain = 64) {
     threads = std::max(1, std::min(threads, n / grain + (grain > 1 ? 1 : 0)));
+    ProgressSink* sink = progress_sink;
+    std::atomic<long> done{0};
+    auto run = [&](int a, int b) {
+        if (!sink) {
+            fn(a, b);
+            return;
+        }
+        const int piece = std::max(1, (b - a) / 32);
+        for (int s = a; s < b; s += piece) {
+            const int e = std::min(b, s + piece);
+            fn(s, e);
+            sink->advance(done += e - s, n);
+        }
+    };
     if (threads == 1) {
-        fn(0, n);
+        run(0, n);
         return;
     }
     std::vector<std::thread> pool;
@@ -26,7 +51,7 @@ void parallel_rows(int n, int threads, Fn&& fn, int grain = 64) {
         if (a < b)
             pool.emplace_back([&, a, b] {
                 try {
-                    fn(a, b);
+                    run(a, b);
                 } catch (...) {
                     std::lock_guard lock(mu);
                     if (!failure) failure = std::current_exception();

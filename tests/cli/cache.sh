@@ -9,6 +9,7 @@ W=$(mktemp -d); trap 'umount "$W/small" 2>/dev/null; rm -rf "$W"' EXIT; cd "$W"
 mkdir tmp
 export MAGICK_TEMPORARY_PATH=$W/tmp
 $IM -size 1200x900 gradient:red-blue -attenuate 0.3 +noise Gaussian in.jpg
+$IM -size 3000x2000 plasma: -quality 95 big.jpg
 
 sig() { /usr/bin/identify -format '%#' "$1" 2>/dev/null; }
 no_spill_left() { [ -z "$(ls -A "$W/tmp")" ]; }
@@ -40,6 +41,9 @@ err=$("$MTOOL" -debug cache -limit area 10KP in.jpg -flip out.png 2>&1 >/dev/nul
 check "area limit: succeeds with the same pixels" [ $rc = 0 ] && [ "$(sig out.png)" = "$(sig ref.png)" ]
 check "area limit: pixels went to DISK" grep -qE "cache: tier DISK .* tiles-out [1-9]" <<<"$err"
 check "-debug cache reports every tier" [ "$("$MTOOL" -debug cache in.jpg -flip out.png 2>&1 | grep -c '^cache: tier')" = 3 ]
+out=$("$MTOOL" -monitor big.jpg -sharpen 2 out.png 2>mon.txt)
+check "-monitor: rows reported on stderr" [ "$(tr '\r' '\n' < mon.txt | grep -c '^sharpen image\[big.jpg\]: [0-9]* of 2000')" -ge 10 ]
+check "-monitor: stdout clean" [ -z "$out" ]
 check "-debug cache keeps stdout clean" [ -z "$("$MTOOL" -debug cache in.jpg -flip out.png 2>/dev/null)" ]
 
 expect() {  # expect RC 'stderr regex' args...
@@ -75,7 +79,6 @@ fi
 
 # kill -9 in the middle of a spilled job: the unlinked spill file vanishes with the process;
 # the staging directory is swept by the next mtool writing into the same directory.
-$IM -size 3000x2000 plasma: -quality 95 big.jpg
 "$MTOOL" -limit memory 1MiB big.jpg -sharpen 8x3 -rotate 90 killed.png & pid=$!
 sleep 1; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 check "kill -9: no output" [ ! -e killed.png ]
