@@ -211,7 +211,8 @@ std::vector<Image> run_threshold(Image& in, OpCall& call) {
 }
 
 void rgb_to_hsl(double r, double g, double b, double& h, double& s, double& l) {
-    r /= kQuantum, g /= kQuantum, b /= kQuantum;
+    constexpr double kScale = 1.0 / kQuantum;  // QuantumScale: multiplied, as gem.c does
+    r *= kScale, g *= kScale, b *= kScale;
     const double mx = std::max(r, std::max(g, b)), mn = std::min(r, std::min(g, b)), c = mx - mn;
     l = (mx + mn) / 2.0;
     if (c <= 0.0) {
@@ -239,14 +240,16 @@ void hsl_to_rgb(double h, double s, double l, double rgb[3]) {
     hh /= 60.0;
     const double x = c * (1.0 - std::fabs(hh - 2.0 * std::floor(hh / 2.0) - 1.0));
     double r = 0, g = 0, b = 0;
-    switch (static_cast<int>(hh)) {
+    switch (static_cast<int>(std::floor(hh))) {
         case 0: r = c, g = x; break;
         case 1: r = x, g = c; break;
         case 2: g = c, b = x; break;
         case 3: g = x, b = c; break;
         case 4: r = x, b = c; break;
         case 5: r = c, b = x; break;
-        default: break;
+        default:  // h rounded to exactly 6 (a hue shifted below zero): gem.c gives black
+            rgb[0] = rgb[1] = rgb[2] = 0.0;
+            return;
     }
     rgb[0] = kQuantum * (r + mn);
     rgb[1] = kQuantum * (g + mn);

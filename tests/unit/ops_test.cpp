@@ -44,6 +44,7 @@ TEST_CASE("native operators match ImageMagick's pixels, sizes and pages") {
         {"-auto-level", {}, {}, 50},          {"-normalize", {}, {}, 50},
         {"-gamma", {"1.7"}, {}, 50},          {"-brightness-contrast", {"10x20"}, {}, 50},
         {"-threshold", {"50%"}, {}, 99},      {"-modulate", {"110,80,120"}, {}, 55},
+        {"-modulate", {"120,80,90"}, {}, 55}, {"-modulate", {"100,100,50"}, {}, 55},
         {"-blur", {"0x1.5"}, {}, 50},         {"-gaussian-blur", {"3x1"}, {}, 50},
         {"-sharpen", {"0x1"}, {}, 50},        {"-unsharp", {"2x1+1.2+0.02"}, {}, 50},
         {"-negate", {}, {}, 99},              {"-colorspace", {"Gray"}, {}, 50},
