@@ -226,6 +226,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         }
         if (index >= images.size()) break;
         const ops::OpSpec* spec = ops::find(option);
+        ctx_.precise = !is_final_operator(i - count);
         ops::OpCall call{option, std::vector<std::string>(tokens.begin() + 1, tokens.end()),
                          local.get(), ctx_};
         bool native = spec && spec->run && (!spec->accepts || spec->accepts(call));
@@ -357,6 +358,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
             settings.insert(settings.end(), tokens.begin(), tokens.end());
             continue;
         }
+        ctx_.precise = !is_final_operator(i - count);
         const ops::OpSpec* spec = ops::find(tokens[0]);
         ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(), ctx_};
         bool native = !spec->accepts || spec->accepts(call);
@@ -425,9 +427,29 @@ bool outputs_reduce_exactly(const std::vector<std::string>& args) {
 
 }  // namespace
 
+/// Index of the last operator token in `args` (simple or list), or npos.
+size_t last_operator(const std::vector<std::string>& args) {
+    size_t last = std::string::npos;
+    for (size_t k = 0; k + 1 < args.size(); ++k) {
+        if (!magick::is_command_option(args[k])) continue;
+        magick::OptionInfo oi = magick::option_info(args[k]);
+        if (is_operator(oi.flags) || acts_as_operator(args[k])) last = k;
+        k += static_cast<size_t>(std::max(oi.arity, 0));
+    }
+    return last;
+}
+
+bool Executor::is_final_operator(size_t seg_index) const {
+    return reduce_exactly_ && seg_base_ != std::string::npos && seg_base_ + seg_index == last_op_;
+}
+
 int Executor::convert(const std::vector<std::string>& raw) {
     std::vector<std::string> args = expand_filenames(raw, ctx_);
-    ctx_.precise = !outputs_reduce_exactly(args);
+    // Native results stay Q16 between operators, as ImageMagick's do; only the command's last
+    // operator may store 8 bits, when every output reduces exactly that way.
+    reduce_exactly_ = outputs_reduce_exactly(args);
+    last_op_ = last_operator(args);
+    ctx_.precise = true;
     const size_t argc = args.size();
     std::vector<Stack> stacks;
     stacks.push_back({magick::InfoPtr(AcquireImageInfo()), {}});
@@ -452,7 +474,9 @@ int Executor::convert(const std::vector<std::string>& raw) {
             ok &= MogrifyImageInfo(s.info.get(), a.argc(), a.argv(), ex) != MagickFalse;
             if (ex.drain(ctx_.diag)) ok = false;
         } else if (really) {
+            seg_base_ = j;
             ok &= mogrify(s.info.get(), segment(j, i), s.images);
+            seg_base_ = std::string::npos;
             j = i + 1;
             pend = false;
         }

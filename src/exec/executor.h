@@ -54,8 +54,14 @@ private:
     /// The network cache for the settings in force (nullptr when off).
     cache::NetCache* netcache(const ::ImageInfo* info);
 
+    /// Whether the operator at `seg_index` of the segment being applied is the command's last.
+    bool is_final_operator(size_t seg_index) const;
+
     Context& ctx_;
     std::unique_ptr<cache::NetCache> netcache_;
+    bool reduce_exactly_ = false;          ///< every output is a native 8-bit writer
+    size_t last_op_ = std::string::npos;   ///< argument index of the command's last operator
+    size_t seg_base_ = std::string::npos;  ///< argument index of the segment being applied
 };
 
 /// Expands globs and the like exactly as ImageMagick does (ExpandFilenames).
