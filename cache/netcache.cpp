@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "src/core/magick.h"
@@ -426,12 +427,15 @@ std::vector<Scanned> scan(const std::string& root) {
     return out;
 }
 
-/// Removes an entry if no process uses it (exclusive lock without waiting).
-bool evict_entry(const std::string& base) {
+/// Removes an entry if no process uses it (exclusive lock without waiting). `before` runs once
+/// the lock is held and before anything is removed (the log line comes first, so a process
+/// killed halfway never hides an eviction from the log).
+bool evict_entry(const std::string& base, const std::function<void()>& before = {}) {
     int fd = ::open((base + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0664);
     if (fd < 0) return false;
     bool done = false;
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        if (before) before();
         ::unlink((base + ".meta").c_str());
         ::unlink(base.c_str());
         done = true;
@@ -466,10 +470,10 @@ void NetCache::trim(uint64_t room) {
     });
     for (const auto& s : all) {
         if (total <= limit) break;
-        if (evict_entry(s.base)) {
+        if (evict_entry(s.base, [&] {
+                log("evict " + (s.meta ? s.meta->path : s.base) + " (" + std::to_string(s.bytes) + " bytes)");
+            }))
             total -= s.bytes;
-            log("evict " + (s.meta ? s.meta->path : s.base) + " (" + std::to_string(s.bytes) + " bytes)");
-        }
     }
 }
 
