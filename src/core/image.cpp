@@ -19,6 +19,7 @@ Pixels::Pixels(int width, int height, int channels, int bytes_per_sample, cache:
 void Pixels::init() {
     static std::atomic<uint64_t> next_id{1};
     id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+    round8_ = round_new_8bit && bps_ == 1;
     const cache::Budgets b = manager_->budgets();
     if (static_cast<uint64_t>(width_) > b.width || static_cast<uint64_t>(height_) > b.height)
         throw Error(Severity::image_error, "width or height exceeds limit", cache::current_label(),

@@ -16,6 +16,11 @@
 
 namespace mtool {
 
+/// Set by the executor on its thread while a command's last operator runs and every output is a
+/// JPEG: 8-bit images created then reduce Q16 results by rounding (ScaleQuantumToChar, as the
+/// JPEG writer does) instead of truncating (as PNG and -depth do).
+inline thread_local bool round_new_8bit = false;
+
 /// Interleaved samples of one native image, stored in strips of whole rows that the tier
 /// manager (cache/tiers.h) keeps in memory or spills to its map and disk files.
 ///
@@ -39,6 +44,8 @@ public:
     size_t size_bytes() const { return stride() * height_; }
     int rows_per_strip() const { return rows_per_strip_; }
     cache::TierManager& manager() const { return *manager_; }
+    /// 8-bit results are rounded rather than truncated (see round_new_8bit).
+    bool rounds_8bit() const { return round8_; }
     uint8_t* row(int y) { return locate(y, true); }
     const uint8_t* row(int y) const { return locate(y, false); }
     uint16_t* row16(int y) { return reinterpret_cast<uint16_t*>(row(y)); }
@@ -85,6 +92,7 @@ private:
     }
     int width_, height_, channels_, bps_;
     uint64_t id_ = 0;  ///< unique for the process (addresses are reused, ids are not)
+    bool round8_ = false;
     cache::TierManager* manager_;
     int rows_per_strip_ = 1;
     std::vector<cache::Strip*> strips_;

@@ -227,6 +227,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         if (index >= images.size()) break;
         const ops::OpSpec* spec = ops::find(option);
         ctx_.precise = !is_final_operator(i - count);
+        round_new_8bit = !ctx_.precise && reduction_ == Reduction::round;
         ops::OpCall call{option, std::vector<std::string>(tokens.begin() + 1, tokens.end()),
                          local.get(), ctx_};
         bool native = spec && spec->run && (!spec->accepts || spec->accepts(call));
@@ -255,18 +256,22 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                     produced = spec->run(img, call);
                 } catch (...) {
                     ops::progress_sink = nullptr;
+                    round_new_8bit = false;
                     throw;
                 }
                 ops::progress_sink = nullptr;
+                round_new_8bit = false;
                 if (monitor && !produced.empty() && produced.front().shell())
                     SetImageProgress(produced.front().shell(), tag.c_str(), static_cast<MagickOffsetType>(rows - 1),
                                      rows);
                 cache::thread_release_all();
             } catch (const ops::Decline&) {
                 cache::thread_release_all();
+                round_new_8bit = false;
                 native = false;
             } catch (const Error& e) {
                 cache::thread_release_all();
+                round_new_8bit = false;
                 ctx_.diag.add(e);
                 if (e.severity() >= Severity::resource_limit_error) ok = false;
                 continue;
@@ -359,6 +364,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
             continue;
         }
         ctx_.precise = !is_final_operator(i - count);
+        round_new_8bit = !ctx_.precise && reduction_ == Reduction::round;
         const ops::OpSpec* spec = ops::find(tokens[0]);
         ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(), ctx_};
         bool native = !spec->accepts || spec->accepts(call);
@@ -373,6 +379,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
                 if (e.severity() >= Severity::resource_limit_error) ok = false;
             }
         }
+        round_new_8bit = false;
         if (!native) {
             std::vector<std::string> argv = settings;
             argv.insert(argv.end(), tokens.begin(), tokens.end());
@@ -398,31 +405,38 @@ struct Stack {
 
 namespace {
 
-/// True when every output of the command is written by a native 8-bit-capable codec (by prefix
-/// or extension) and nothing prints pixel values: 8-bit results are then exactly what
-/// ImageMagick would write, so native operators may keep 8-bit samples.
-bool outputs_reduce_exactly(const std::vector<std::string>& args) {
-    if (args.size() < 2) return false;
+/// How every output of the command reduces Q16 to 8 bits when all are written by the native
+/// PNG writer (truncation) or all by the JPEG writer (rounding) and nothing prints pixel
+/// values: 8-bit results stored that way are then exactly what ImageMagick would write.
+Reduction output_reduction(const std::vector<std::string>& args) {
+    if (args.size() < 2) return Reduction::none;
     std::vector<std::string> outputs{args.back()};
     for (size_t i = 0; i + 1 < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "-write") outputs.push_back(args[i + 1]);
         if (a == "-format" || a == "-print" || a == "-identify" || a == "-fx" || a == "-verbose" || a == "-depth" ||
             a.find("%[pixel") != std::string::npos || a.find("%[fx") != std::string::npos)
-            return false;
+            return Reduction::none;
     }
+    bool png = false, jpeg = false;
     for (const std::string& out : outputs) {
         Target t = split_target(out);
         std::string format = t.prefix;
         if (format.empty()) {
             size_t dot = t.path.rfind('.');
-            if (dot == std::string::npos || t.path == "-") return false;
+            if (dot == std::string::npos || t.path == "-") return Reduction::none;
             format = t.path.substr(dot + 1);
         }
         const codecs::CodecSpec* codec = codecs::for_magick(format);
-        if (!codec || t.path.find('%') != std::string::npos) return false;
+        if (!codec || t.path.find('%') != std::string::npos) return Reduction::none;
+        // PNG48/PNG64 keep 16 bits and JPEG 2000 scales Q16: only these two reduce to 8 bits.
+        if (!strcasecmp(format.c_str(), "PNG48") || !strcasecmp(format.c_str(), "PNG64")) return Reduction::none;
+        if (codec == &codecs::png_codec) png = true;
+        else if (codec == &codecs::jpeg_codec) jpeg = true;
+        else return Reduction::none;
     }
-    return true;
+    if (png && jpeg) return Reduction::none;  // they reduce differently
+    return jpeg ? Reduction::round : Reduction::truncate;
 }
 
 }  // namespace
@@ -440,14 +454,14 @@ size_t last_operator(const std::vector<std::string>& args) {
 }
 
 bool Executor::is_final_operator(size_t seg_index) const {
-    return reduce_exactly_ && seg_base_ != std::string::npos && seg_base_ + seg_index == last_op_;
+    return reduction_ != Reduction::none && seg_base_ != std::string::npos && seg_base_ + seg_index == last_op_;
 }
 
 int Executor::convert(const std::vector<std::string>& raw) {
     std::vector<std::string> args = expand_filenames(raw, ctx_);
     // Native results stay Q16 between operators, as ImageMagick's do; only the command's last
     // operator may store 8 bits, when every output reduces exactly that way.
-    reduce_exactly_ = outputs_reduce_exactly(args);
+    reduction_ = output_reduction(args);
     last_op_ = last_operator(args);
     ctx_.precise = true;
     const size_t argc = args.size();

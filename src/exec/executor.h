@@ -20,6 +20,9 @@ int thread_limit();
 
 using ImageList = std::vector<Image>;
 
+/// How the outputs of a command reduce Q16 samples to 8 bits (see Executor::convert).
+enum class Reduction { none, truncate, round };
+
 class Executor {
 public:
     explicit Executor(Context& ctx);
@@ -59,7 +62,7 @@ private:
 
     Context& ctx_;
     std::unique_ptr<cache::NetCache> netcache_;
-    bool reduce_exactly_ = false;          ///< every output is a native 8-bit writer
+    Reduction reduction_ = Reduction::none;  ///< how every output reduces Q16 to 8 bits
     size_t last_op_ = std::string::npos;   ///< argument index of the command's last operator
     size_t seg_base_ = std::string::npos;  ///< argument index of the segment being applied
 };

@@ -27,11 +27,14 @@ struct RowIn {
 struct RowOut {
     uint8_t* p;
     bool wide;
+    bool round8 = false;  ///< JPEG-bound results: ScaleQuantumToChar's rounding
     void store(size_t i, double q, bool is_alpha = false) const {
         q = q <= 0 ? 0 : (q >= kQuantumRange ? kQuantumRange : q);
         const unsigned v = static_cast<unsigned>(q + 0.5);
         if (wide)
             reinterpret_cast<uint16_t*>(p)[i] = static_cast<uint16_t>(v);
+        else if (round8)
+            p[i] = static_cast<uint8_t>(((v + 128u) - ((v + 128u) >> 8)) >> 8);
         else if (is_alpha)
             p[i] = static_cast<uint8_t>(255 - (65535 - v) / 257);
         else
@@ -40,7 +43,7 @@ struct RowOut {
 };
 
 inline RowIn row_in(const Pixels& px, int y) { return {px.row(y), px.bytes_per_sample() == 2}; }
-inline RowOut row_out(Pixels& px, int y) { return {px.row(y), px.bytes_per_sample() == 2}; }
+inline RowOut row_out(Pixels& px, int y) { return {px.row(y), px.bytes_per_sample() == 2, px.rounds_8bit()}; }
 
 /// Sample `i` of row `y` as a Q16 value (8-bit samples scaled by 257, as ScaleCharToQuantum).
 inline double q16(const Pixels& p, int y, size_t i) { return row_in(p, y)[i]; }

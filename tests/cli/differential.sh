@@ -16,13 +16,14 @@ $IM rose: -orient RightTop exif6.jpg
 exact=0; close=0
 run_case() {  # run_case "tier env" args...
   local tier=$1; shift
-  local out=m.png ref=i.png
-  rm -f m.png i.png m-*.png i-*.png
+  local out=${OUT:-png}:m.out ref=${OUT:-png}:i.out
+  rm -f m.out i.out m-*.out i-*.out
   env $tier "$MTOOL" "$@" $out 2>/dev/null; local a=$?
   $IM "$@" $ref 2>/dev/null; local b=$?
   if [ $a != $b ]; then bad "[$*] [$tier] exit $a, ImageMagick $b"; return; fi
   [ $a != 0 ] && { ok; return; }
-  [ -f $ref ] || { ref=i-0.png; out=m-0.png; }
+  out=m.out ref=i.out
+  [ -f $ref ] || { ref=i-0.out; out=m-0.out; }
   local g1 g2 p
   g1=$(/usr/bin/identify -format "%wx%h %[channels] %z" $out 2>&1); g2=$(/usr/bin/identify -format "%wx%h %[channels] %z" $ref 2>&1)
   if [ "$g1" != "$g2" ]; then bad "[$*] [$tier] $g1, ImageMagick $g2"; return; fi
@@ -50,6 +51,12 @@ chains=("rose.png -gravity center -crop 40x30+0+0 +repage" "rose.png -gravity so
 for c in "${chains[@]}"; do
   run_case "" $c
   run_case "MAGICK_MEMORY_LIMIT=0 MAGICK_MAP_LIMIT=0" $c
+done
+# Outputs that keep 16 bits, JPEG 2000 and JPEG: the precision model must not reduce early.
+for fmt in PNG48 PNG64 JP2 JPG; do
+  for c in "in.jpg -colorspace Gray" "in.jpg -resize 50% -gamma 1.3" "rosea.png -blur 0x1" "gray16.png -level 5%,90%"; do
+    OUT=$fmt run_case "" $c
+  done
 done
 echo "differential: $exact bit-identical, $close within 50 dB"
 finish
