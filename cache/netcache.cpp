@@ -243,7 +243,12 @@ NetCache::~NetCache() {
 }
 
 void NetCache::log(const std::string& msg) const {
-    if (cfg_.debug) std::fprintf(stderr, "netcache: %s\n", msg.c_str());
+    if (!cfg_.debug) return;
+    // pid and wall-clock microseconds, so logs of many processes can be merged in order.
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    std::fprintf(stderr, "netcache: %s [pid %d t %lld.%06ld]\n", msg.c_str(), static_cast<int>(getpid()),
+                 static_cast<long long>(ts.tv_sec), ts.tv_nsec / 1000);
 }
 
 bool NetCache::is_slow(const std::string& resolved) const {
@@ -377,7 +382,10 @@ std::optional<NetCache::Lease> NetCache::open(const std::string& path) {
             return std::nullopt;
         }
         if (valid()) {
-            flock(fd, LOCK_SH);
+            if (flock(fd, LOCK_SH) != 0 || !valid()) {
+                ::close(fd);
+                return std::nullopt;
+            }
             return hit();
         }
         log(std::string(::access((base + ".meta").c_str(), F_OK) == 0 ? "stale " : "miss ") + resolved);
@@ -388,7 +396,13 @@ std::optional<NetCache::Lease> NetCache::open(const std::string& path) {
             return std::nullopt;
         }
         count(0, 1, 1, 0);
-        flock(fd, LOCK_SH);
+        // flock converts a lock by releasing it first: an evictor may slip in between, so the
+        // copy is checked again under the shared lock.
+        if (flock(fd, LOCK_SH) != 0 || !valid()) {
+            ::close(fd);
+            log("copy of " + resolved + " evicted before use: reading the original");
+            return std::nullopt;
+        }
         return Lease(base, fd);
     } catch (const std::exception& e) {
         log(std::string("error: ") + e.what() + ": reading the original");
@@ -458,6 +472,17 @@ void NetCache::trim(uint64_t room) {
         long pid = std::strtol(name.c_str() + pdot + 1, nullptr, 10);
         if (!pid_alive(pid)) fs::remove_all(f->path(), ec);
     }
+    // .meta temporaries (KEY.meta.PID.tmp) left by processes killed while writing them.
+    for (fs::directory_iterator sub(cfg_.dir + "/data", ec), end; !ec && sub != end; sub.increment(ec)) {
+        std::error_code ec2;
+        for (fs::directory_iterator f(sub->path(), ec2), e2; !ec2 && f != e2; f.increment(ec2)) {
+            const std::string name = f->path().filename().string();
+            auto m = name.find(".meta.");
+            if (m == std::string::npos || name.size() < 4 || name.compare(name.size() - 4, 4, ".tmp") != 0) continue;
+            if (!pid_alive(std::strtol(name.c_str() + m + 6, nullptr, 10))) fs::remove(f->path(), ec2);
+        }
+    }
+    ec.clear();
     std::vector<Scanned> all = scan(cfg_.dir);
     uint64_t total = 0;
     for (const auto& s : all) total += s.bytes;

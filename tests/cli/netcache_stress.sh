@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Many processes, one network cache: 16 workers read an overlapping set of files larger than
-# the cache from a FUSE mount for STRESS_SECONDS (default 30) while eviction runs and random
-# workers are killed with SIGKILL. Checks: every finished output is right, a file is copied at
-# most once per eviction, no copy was removed under a reader, nothing valid-looking or
-# temporary is left behind, and the cache ends within its size.
+# the cache from a FUSE mount for STRESS_SECONDS (default 30) while eviction runs; in the last
+# third random workers are killed with SIGKILL. Checks: every finished output is right, a file
+# is copied at most once per eviction (without kills), no copy was removed under a reader,
+# nothing valid-looking or temporary is left behind, and the cache ends within its size.
 set -u
 MTOOL=$(readlink -f "$1")
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +35,14 @@ worker() {
     fi
   done
 }
-end=$(( $(date +%s) + SECONDS_TOTAL ))
+# Phase 1 (two thirds of the time): no kills. Every copy must follow an eviction.
+# Phase 2: the same with a SIGKILL every 2 s (a killed copier leaves a copy to be made again).
+P1=$(( SECONDS_TOTAL * 2 / 3 )); P2=$(( SECONDS_TOTAL - P1 ))
+end=$(( $(date +%s) + P1 ))
+for id in $(seq 1 "$WORKERS"); do worker "$id" "$end" 2>/dev/null & done
+wait
+cat log/*.log > phase1.log; rm -f log/*.log
+end=$(( $(date +%s) + P2 ))
 for id in $(seq 1 "$WORKERS"); do worker "$id" "$end" 2>/dev/null & done
 kills=0
 while [ "$(date +%s)" -lt "$end" ]; do
@@ -45,18 +52,23 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 wait
 "$MTOOL" -define netcache:dir=$C -define netcache:size=$SIZE "$MNT/f0.jpg" ppm:/dev/null  # sweeps leftovers
-cat log/*.log > all.log
+cat phase1.log log/*.log > all.log
 runs=$(grep -c "^netcache: \(hit\|copy\)" all.log)
-echo "stress: $WORKERS workers, ${SECONDS_TOTAL}s, $runs cached reads, $(grep -c '^netcache: copy' all.log) copies," \
-     "$(grep -c '^netcache: evict' all.log) evictions, $kills workers killed with SIGKILL"
+echo "stress: $WORKERS workers, ${SECONDS_TOTAL}s (${P2}s with kills), $runs cached reads," \
+     "$(grep -c '^netcache: copy' all.log) copies, $(grep -c '^netcache: evict' all.log) evictions," \
+     "$kills workers killed with SIGKILL"
 check "some work was done" [ "$runs" -gt 50 ]
 check "every finished output is correct" [ ! -s errors ]
 check "no copy was removed under a reader" bash -c "! grep -q 'reading the copy' all.log"
 for i in $(seq 0 $((N - 1))); do
-  copies=$(grep -c "^netcache: copy $MNT/f$i.jpg " all.log)
-  evictions=$(grep -c "^netcache: evict $MNT/f$i.jpg " all.log)
+  copies=$(grep -c "^netcache: copy $MNT/f$i.jpg " phase1.log)
+  evictions=$(grep -c "^netcache: evict $MNT/f$i.jpg " phase1.log)
   check "f$i copied at most once per eviction ($copies copies, $evictions evictions)" [ "$copies" -le $((evictions + 1)) ]
+  if [ "$copies" -gt $((evictions + 1)) ] && [ -n "${STRESS_DEBUG:-}" ]; then
+    grep "$MNT/f$i.jpg " phase1.log | grep -v "^netcache: hit" | sed 's/.* t \([0-9.]*\)\]$/\1 &/' | sort -n | cut -d' ' -f2- | tail -30
+  fi
 done
+check "no .meta temporaries left" [ -z "$(ls $C/data/*/ | grep '\.tmp$')" ]
 check "no temporary files left" [ -z "$(ls -A $C/tmp)" ]
 bad=0
 for meta in $C/data/*/*.meta; do
