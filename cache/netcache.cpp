@@ -51,8 +51,10 @@ uint64_t parse_size(const std::string& v, uint64_t fallback) {
     double d = std::strtod(v.c_str(), &end);
     if (end == v.c_str() || !(d >= 0)) return fallback;
     static const std::string prefixes = "KMGTPE";
-    if (*end && prefixes.find(static_cast<char>(std::toupper(static_cast<unsigned char>(*end)))) != std::string::npos) {
-        int power = static_cast<int>(prefixes.find(static_cast<char>(std::toupper(static_cast<unsigned char>(*end))))) + 1;
+    const size_t prefix =
+        *end ? prefixes.find(static_cast<char>(std::toupper(static_cast<unsigned char>(*end)))) : std::string::npos;
+    if (prefix != std::string::npos) {
+        const int power = static_cast<int>(prefix) + 1;
         ++end;
         double base = 1000.0;
         if (*end == 'i') {
@@ -284,8 +286,7 @@ void NetCache::count(uint64_t hits, uint64_t misses, uint64_t copies, uint64_t s
     ::close(fd);
 }
 
-bool NetCache::copy_in(const std::string& resolved, const struct stat& st, const std::string& key, int lock_fd) {
-    (void)lock_fd;
+bool NetCache::copy_in(const std::string& resolved, const struct stat& st, const std::string& key) {
     const std::string base = cfg_.dir + "/data/" + key.substr(0, 2) + "/" + key;
     const std::string tmp = cfg_.dir + "/tmp/" + key + "." + std::to_string(getpid()) + ".tmp";
     int in = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC);  // originals are only ever read
@@ -390,7 +391,7 @@ std::optional<NetCache::Lease> NetCache::open(const std::string& path) {
         }
         log(std::string(::access((base + ".meta").c_str(), F_OK) == 0 ? "stale " : "miss ") + resolved);
         trim(static_cast<uint64_t>(st.st_size));
-        if (!copy_in(resolved, st, key, fd)) {
+        if (!copy_in(resolved, st, key)) {
             ::close(fd);
             count(0, 1, 0, 0);
             return std::nullopt;
@@ -532,7 +533,6 @@ std::vector<NetCacheEntry> NetCache::list() const {
 size_t NetCache::purge() {
     size_t n = 0;
     for (const auto& e : scan(cfg_.dir)) n += evict_entry(e.base);
-    std::error_code ec;
     ::unlink((cfg_.dir + "/stats").c_str());
     return n;
 }

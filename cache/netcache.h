@@ -103,7 +103,8 @@ public:
 private:
     void log(const std::string& msg) const;
     void count(uint64_t hits, uint64_t misses, uint64_t copies, uint64_t saved);
-    bool copy_in(const std::string& resolved, const struct stat& st, const std::string& key, int lock_fd);
+    /// Copies the original into the entry `key`; the caller holds the entry's exclusive lock.
+    bool copy_in(const std::string& resolved, const struct stat& st, const std::string& key);
 
     NetCacheConfig cfg_;
     Diagnostics& diag_;

@@ -136,9 +136,7 @@ void SpillFile::read(uint64_t offset, uint8_t* data, uint64_t bytes) {
 
 // ---- TierManager -----------------------------------------------------------------------------
 
-TierManager::TierManager(std::function<Budgets()> budgets) : budgets_(std::move(budgets)) {
-    map_file_.set_kind("map");
-}
+TierManager::TierManager(std::function<Budgets()> budgets) : budgets_(std::move(budgets)) {}
 
 TierManager::~TierManager() {
     for (Strip* s : clock_)

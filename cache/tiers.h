@@ -52,13 +52,11 @@ public:
     void read(uint64_t offset, uint8_t* data, uint64_t bytes);
     int fd() const { return fd_; }
     const std::string& path() const { return path_; }
-    void set_kind(const char* kind) { kind_ = kind; }
 
 private:
     void open();
     int fd_ = -1;
     std::string path_;
-    const char* kind_ = "disk";
     uint64_t end_ = 0;
     std::map<uint64_t, uint64_t> free_;  ///< offset -> bytes
 };
@@ -91,7 +89,6 @@ public:
     void inject_write_fault(int nth, int err);
 
 private:
-    friend class SpillFile;
     void make_room(uint64_t bytes);
     void evict(Strip* s);
     void make_resident(Strip* s);

@@ -202,12 +202,11 @@ uint16_t clamp_q16(double v) {
 
 /// Maps decoded component values to stored samples as coders/jp2.c scales them into Q16.
 struct Scaler {
-    int prec;
     int offset;      ///< added to signed components
     int bps;         ///< 1 when the Q16 value is an exact multiple of 257 for every input
     std::vector<uint16_t> color, alpha;
 
-    Scaler(int p, bool sgnd) : prec(p), offset(sgnd ? 1 << (p - 1) : 0) {
+    Scaler(int p, bool sgnd) : offset(sgnd ? 1 << (p - 1) : 0) {
         bps = (p == 1 || p == 2 || p == 4 || p == 8) ? 1 : 2;
         const int max = (1 << p) - 1;
         const double scale = 65535.0 / static_cast<double>(max);
@@ -281,29 +280,6 @@ Image read_jp2(const ReadRequest& req) {
     if (layers) params.cp_layer = static_cast<OPJ_UINT32>(std::strtol(layers, nullptr, 10));
     if (explicit_reduce > 0) params.cp_reduce = static_cast<OPJ_UINT32>(explicit_reduce);
 
-    // The reduction for a thumbnail needs the resolution count, known after the main header;
-    // OpenJPEG takes it before, so peek the header with a first codec.
-    if (explicit_reduce < 0 && !req.shrink_hint.empty()) {
-        CodecPtr peek(opj_create_decompress(j2k ? OPJ_CODEC_J2K : OPJ_CODEC_JP2));
-        Log quiet;
-        opj_set_warning_handler(peek.get(), on_warning, &quiet);
-        opj_set_error_handler(peek.get(), on_error, &quiet);
-        opj_dparameters_t p0;
-        opj_set_default_decoder_parameters(&p0);
-        StreamPtr st = file_stream(file.get(), true);
-        opj_image_t* raw = nullptr;
-        if (st && opj_setup_decoder(peek.get(), &p0) && opj_read_header(st.get(), peek.get(), &raw)) {
-            OpjImagePtr img(raw);
-            InfoPtr info(opj_get_cstr_info(peek.get()));
-            int levels = info && info->m_default_tile_info.tccp_info
-                             ? static_cast<int>(info->m_default_tile_info.tccp_info[0].numresolutions) - 1
-                             : 0;
-            params.cp_reduce = static_cast<OPJ_UINT32>(
-                thumbnail_reduction(req.shrink_hint, raw->x1 - raw->x0, raw->y1 - raw->y0, std::min(levels, 5)));
-        } else if (raw) {
-            opj_image_destroy(raw);
-        }
-    }
     if (!opj_setup_decoder(codec.get(), &params)) throw Decline{"setup"};
     opj_codec_set_threads(codec.get(), std::max(1, req.ctx.threads));
     const HeaderBoxes boxes = j2k ? HeaderBoxes{} : header_boxes(file.get());
@@ -326,6 +302,14 @@ Image read_jp2(const ReadRequest& req) {
     }
     Scaler scale(prec, img->comps[0].sgnd != 0);
     InfoPtr cinfo(opj_get_cstr_info(codec.get()));
+    // A -thumbnail right after the read: drop the resolution levels it does not need (their
+    // count is known from the main header just read).
+    if (explicit_reduce < 0 && !req.shrink_hint.empty() && cinfo && cinfo->m_default_tile_info.tccp_info) {
+        const int levels = static_cast<int>(cinfo->m_default_tile_info.tccp_info[0].numresolutions) - 1;
+        const int r = thumbnail_reduction(req.shrink_hint, img->x1 - img->x0, img->y1 - img->y0, std::min(levels, 5));
+        if (r > 0 && opj_set_decoded_resolution_factor(codec.get(), static_cast<OPJ_UINT32>(r)))
+            params.cp_reduce = static_cast<OPJ_UINT32>(r);
+    }
     const bool tiled = cinfo && cinfo->tw * cinfo->th > 1 && params.cp_reduce == 0 && img->x0 == 0 &&
                        img->y0 == 0 && !boxes.channel_boxes && cinfo->tx0 == 0 && cinfo->ty0 == 0;
 
