@@ -21,6 +21,7 @@
 #include <functional>
 #include <sstream>
 
+#include "src/core/fileutil.h"
 #include "src/core/magick.h"
 
 namespace mtool::cache {
@@ -116,26 +117,6 @@ bool write_file_atomically(const std::string& file, const std::string& text) {
     if (ok && ::rename(tmp.c_str(), file.c_str()) == 0) return true;
     ::unlink(tmp.c_str());
     return false;
-}
-
-/// Copies fd `in` to fd `out` in large sequential blocks; false on any error (errno set).
-bool copy_fd(int in, int out) {
-    std::vector<char> buf(size_t{4} << 20);
-    for (;;) {
-        ssize_t n = ::read(in, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return false;
-        if (n == 0) return true;
-        for (ssize_t done = 0; done < n;) {
-            ssize_t w = ::write(out, buf.data() + done, static_cast<size_t>(n - done));
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) {
-                if (w == 0) errno = ENOSPC;
-                return false;
-            }
-            done += w;
-        }
-    }
 }
 
 bool pid_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH); }
@@ -547,28 +528,6 @@ std::string NetCache::staging_dir() {
         }
     }
     return staging_;
-}
-
-void copy_into_place(const std::string& from, const std::string& to) {
-    fs::path target(to);
-    std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
-    std::string tmp = dir + "/.mtool-" + std::to_string(getpid()) + "-" + target.filename().string() + ".part";
-    int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0) throw file_error(Severity::file_open_error, "unable to open image", to, errno, "blob.c/OpenBlob");
-    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (out < 0) {
-        int err = errno;
-        ::close(in);
-        throw file_error(Severity::file_open_error, "unable to open image", to, err, "blob.c/OpenBlob");
-    }
-    bool ok = copy_fd(in, out);
-    int err = errno;
-    ::close(in);
-    ok = (::close(out) == 0) && ok;
-    if (ok && ::rename(tmp.c_str(), to.c_str()) == 0) return;
-    if (!err) err = errno;
-    ::unlink(tmp.c_str());
-    throw file_error(Severity::file_open_error, "unable to write image", to, err, "blob.c/WriteBlob");
 }
 
 }  // namespace mtool::cache

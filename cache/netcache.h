@@ -112,8 +112,4 @@ private:
     std::string staging_;
 };
 
-/// Copies `from` to `to` through a temporary file in to's directory, renamed into place (one
-/// large sequential write): the write cache's last step. Throws mtool::Error.
-void copy_into_place(const std::string& from, const std::string& to);
-
 }  // namespace mtool::cache

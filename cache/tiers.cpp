@@ -27,12 +27,6 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::string temporary_dir() {
-    for (const char* var : {"MAGICK_TEMPORARY_PATH", "TMPDIR"})
-        if (const char* v = std::getenv(var); v && *v) return v;
-    return "/tmp";
-}
-
 Error exhausted() {
     return Error(Severity::cache_error, "cache resources exhausted", current_label(), "cache.c/OpenPixelCache/4125");
 }
@@ -46,6 +40,12 @@ uint8_t* anonymous(uint64_t bytes) {
 }
 
 }  // namespace
+
+std::string temporary_dir() {
+    for (const char* var : {"MAGICK_TEMPORARY_PATH", "TMPDIR"})
+        if (const char* v = std::getenv(var); v && *v) return v;
+    return "/tmp";
+}
 
 // ---- SpillFile -------------------------------------------------------------------------------
 

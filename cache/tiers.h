@@ -161,6 +161,9 @@ void thread_forget(const std::vector<Strip*>& strips);
 /// Drops every pin of the calling thread (end of an operation on the main thread).
 void thread_release_all();
 
+/// Where temporary files go: MAGICK_TEMPORARY_PATH, else TMPDIR, else /tmp.
+std::string temporary_dir();
+
 /// Name used in error messages about the image being cached ("width or height exceeds limit
 /// `name'"); set by the executor per read and operator.
 void set_current_label(const std::string& name);

@@ -326,7 +326,11 @@ int run_montage(Context& ctx, std::vector<std::string>& raw) {
         else if (a == "-frame") montage->frame = AcquireString(v.c_str());
         else if (a == "-title") montage->title = AcquireString(v.c_str());
         else if (a == "-shadow") montage->shadow = MagickTrue;
-        else if (a == "-background") QueryColorDatabase(v.c_str(), &montage->background_color, nullptr);
+        else if (a == "-background") {
+            magick::Exception ex;  // an unknown colour is ImageMagick's error, never a null exception
+            QueryColorDatabase(v.c_str(), &montage->background_color, ex);
+            if (ex.drain(ctx.diag)) ok = false;
+        }
         std::vector<std::string> tokens(raw.begin() + static_cast<long>(i), raw.begin() + static_cast<long>(std::min(raw.size(), i + oi.arity + 1)));
         apply_settings(info.get(), tokens, ctx);
         i += oi.arity;

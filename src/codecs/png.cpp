@@ -68,7 +68,10 @@ bool decode(std::FILE* f, std::shared_ptr<Pixels>& px, std::vector<std::string>&
     const int ch = png_get_channels(png, info);
     const int bps = png_get_bit_depth(png, info) == 16 ? 2 : 1;
     px = std::make_shared<Pixels>(w, h, ch, bps);
-    if (passes > 1) std::memset(px->row(0), 0, px->size_bytes());
+    // Adam7 passes fill each row in place, so every row starts zeroed. Rows live in separately
+    // placed strips: clear them one at a time.
+    if (passes > 1)
+        for (int y = 0; y < h; ++y) std::memset(px->row(y), 0, px->stride());
     for (int pass = 0; pass < passes; ++pass)
         for (int y = 0; y < h; ++y) png_read_row(png, px->row(y), nullptr);
     png_read_end(png, nullptr);

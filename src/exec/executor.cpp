@@ -67,6 +67,8 @@ bool is_operator(long flags) {
     return (flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag)) != 0;
 }
 
+bool is_write(const std::string& option) { return option == "-write" || option == "+write"; }
+
 /// Options ImageMagick's table flags as settings but MogrifyImage applies to pixels.
 bool acts_as_operator(const std::string& option) {
     return option == "-colors" || option == "-region" || option == "+region";
@@ -325,6 +327,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
     // Find the list operators of this segment; without one only the settings persist.
     bool all_native = true;
     bool any = false;
+    bool writes = false;
     for (size_t i = 0; i < seg.size(); ++i) {
         if (!magick::is_command_option(seg[i])) continue;
         magick::OptionInfo oi = magick::option_info(seg[i]);
@@ -333,7 +336,8 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         if (oi.flags & ListOperatorOptionFlag) {
             const ops::OpSpec* spec = ops::find(seg[i]);
             any = true;
-            if (!spec || !spec->run_list) all_native = false;
+            if ((!spec || !spec->run_list) && !is_write(seg[i])) all_native = false;
+            writes |= is_write(seg[i]);
         }
         i += count;
     }
@@ -341,12 +345,10 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         persist_settings(info, seg, ctx_.diag);
         return true;
     }
-    if (!all_native) {
-        bool ok = bridge_list(info, seg, images);
-        return ok;
-    }
-    // Every list operator is native: replay settings locally as ImageMagick does. A run that
-    // declines (before touching the list) hands that one operator to ImageMagick.
+    if (!all_native && !writes) return bridge_list(info, seg, images);
+    // One list operator at a time, settings replayed locally as ImageMagick does: native ones
+    // here, -write/+write through the executor's safe write, others (and a native run that
+    // declines before touching the list) through ImageMagick.
     bool ok = true;
     magick::InfoPtr local = magick::clone_info(info);
     std::vector<std::string> settings;
@@ -363,11 +365,24 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
             settings.insert(settings.end(), tokens.begin(), tokens.end());
             continue;
         }
+        if (is_write(tokens[0])) {
+            // MogrifyImageList's -write: settings synced, the registry's cached copy of that name
+            // dropped, then the list itself (or, for +write, a copy) written.
+            for (auto& img : images) SyncImageSettings(local.get(), img.shell());
+            DeleteImageRegistry(("cache:" + tokens[1]).c_str());
+            if (tokens[0][0] == '+') {
+                ImageList copy = images;
+                ok &= write(local.get(), copy, tokens[1]);
+            } else {
+                ok &= write(local.get(), images, tokens[1]);
+            }
+            continue;
+        }
         ctx_.precise = !is_final_operator(i - count);
         round_new_8bit = !ctx_.precise && reduction_ == Reduction::round;
         const ops::OpSpec* spec = ops::find(tokens[0]);
         ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(), ctx_};
-        bool native = !spec->accepts || spec->accepts(call);
+        bool native = spec && spec->run_list && (!spec->accepts || spec->accepts(call));
         if (native) {
             for (auto& img : images) SyncImageSettings(local.get(), img.shell());
             try {

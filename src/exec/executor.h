@@ -50,10 +50,11 @@ private:
     bool run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv,
                             ImageList& images, size_t& index);
     bool write_native(const ::ImageInfo* info, ImageList& images, const std::string& target,
-                      const std::string& magick);
+                      const std::string& magick, bool single);
     bool read_from(const ::ImageInfo* info, const std::string& filename, const std::string& open_path,
                    ImageList& out, const std::string& shrink_hint);
-    std::unique_ptr<class StagingDir> make_stage(const ::ImageInfo* info, const std::string& path);
+    std::unique_ptr<class OutputStage> make_stage(const ::ImageInfo* info, const std::string& path, bool single,
+                                                  bool native);
     /// The network cache for the settings in force (nullptr when off).
     cache::NetCache* netcache(const ::ImageInfo* info);
 

@@ -3,6 +3,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,28 +27,41 @@ bool plain_path(const std::string& path) {
     return !path.empty() && path != "-" && path.find(':') == std::string::npos;
 }
 
+bool is_png_family(const std::string& magick) { return strncasecmp(magick.c_str(), "PNG", 3) == 0; }
+
+/// Formats whose writers never create the named file (the registry, a window, a printer).
+bool writes_no_file(const std::string& magick) {
+    static const char* const names[] = {"MPR", "MPRI", "NULL", "X", "SHOW", "WIN", "CLIPBOARD", "PRINT"};
+    for (const char* n : names)
+        if (!strcasecmp(n, magick.c_str())) return true;
+    return false;
+}
+
+/// ImageMagick's order: the coder (as WriteImage/ReadImage resolved it) first, then the path
+/// (as OpenBlob sees it).
 void check_policy(const std::string& path, const std::string& format, PolicyRights rights) {
-    if (!magick::policy_allows(PathPolicyDomain, rights, path))
-        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
-                    path, "blob.c/OpenBlob");
     if (!magick::policy_allows(CoderPolicyDomain, rights, format))
         throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
-                    format, "constitute.c/IsCoderAuthorized");
+                    format, "constitute.c/IsCoderAuthorized/426");
+    if (!magick::policy_allows(PathPolicyDomain, rights, path))
+        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
+                    path, "blob.c/OpenBlob/2721");
 }
 
 }  // namespace
 
-std::unique_ptr<StagingDir> Executor::make_stage(const ::ImageInfo* info, const std::string& path) {
+std::unique_ptr<OutputStage> Executor::make_stage(const ::ImageInfo* info, const std::string& path, bool single,
+                                                  bool native) {
     // Write cache: outputs are written locally first, then copied in one sequential pass.
     if (cache::NetCache* nc = netcache(info); nc && nc->config().writecache)
         if (std::string local = nc->staging_dir(); !local.empty()) {
             try {
-                return std::make_unique<StagingDir>(path, local);
+                return std::make_unique<OutputStage>(path, single, native, local);
             } catch (const Error&) {
-                // no local staging: write in place as usual
+                // no local staging: stage beside the target as usual
             }
         }
-    return std::make_unique<StagingDir>(path);
+    return std::make_unique<OutputStage>(path, single, native);
 }
 
 cache::NetCache* Executor::netcache(const ::ImageInfo* info) {
@@ -116,7 +130,14 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
             bool prefix_ok = t.prefix.empty() || (codec && codecs::for_magick(t.prefix) == codec);
             if (codec && prefix_ok) {
                 try {
-                    check_policy(shown, codec->name, ReadPolicyRights);
+                    // The coder as ReadImage names it: an explicit prefix, upper-cased, else
+                    // the format the magic bytes say.
+                    std::string coder = codec->name;
+                    if (!t.raw_prefix.empty()) {
+                        coder = t.raw_prefix;
+                        for (char& ch : coder) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+                    }
+                    check_policy(shown, coder, ReadPolicyRights);
                     check_time_limit();
                     ctx_.threads = thread_limit();
                     cache::set_current_label(shown);
@@ -168,52 +189,71 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
         }
         if (!mi || mi->encoder == nullptr) magick_name = images.front().shell()->magick;
     }
+    // One file named as the user wrote it, or one file per frame derived from the name.
+    const bool single = (images.size() == 1 || probe->adjoin != MagickFalse) && t.path.find('%') == std::string::npos;
     const codecs::CodecSpec* codec = codecs::for_magick(magick_name);
     bool all_native = true;
     for (auto& img : images) all_native &= img.native() || codec != nullptr;
+    const bool file = plain_path(t.path) && !writes_no_file(magick_name);
     try {
-        if (codec && all_native && plain_path(t.path) &&
+        if (file) {
+            // Checked against the user's path and the format as ImageMagick resolves it (the
+            // writers below only ever see a staged path).
+            check_policy(t.path, magick_name, WritePolicyRights);
+        }
+        if (codec && all_native && file &&
             (t.prefix.empty() || codecs::for_magick(t.prefix) == codec)) {
             try {
-                return write_native(info, images, t.path, magick_name);
+                return write_native(info, images, t.path, magick_name, single);
             } catch (const codecs::Decline&) {
                 // this layout needs ImageMagick's writer
             }
         }
-        if (!t.raw_prefix.empty() && !magick::policy_allows(CoderPolicyDomain, WritePolicyRights, t.prefix))
-            check_policy(t.path, t.prefix, WritePolicyRights);
         ::Image* list = to_magick_list(images, ctx_.diag);
-        bool ok;
         magick::Exception ex;
-        if (plain_path(t.path)) {
-            std::unique_ptr<StagingDir> staging = make_stage(info, t.path);
-            StagingDir& stage = *staging;
-            std::string staged = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + stage.staged(t.path);
-            ok = WriteImages(info, list, staged.c_str(), ex) != MagickFalse;
+        if (!file) {
+            bool ok = WriteImages(info, list, filename.c_str(), ex) != MagickFalse;
             bool error = ex.drain(ctx_.diag);
-            // Keep the user's name on the images (it shows in later %f/%d escapes).
-            for (::Image* p = list; p; p = p->next) CopyMagickString(p->filename, filename.c_str(), MaxTextExtent);
             images = from_magick_list(list);
-            if (ok && !error) stage.commit();
             return ok && !error;
         }
-        ok = WriteImages(info, list, filename.c_str(), ex) != MagickFalse;
-        bool error = ex.drain(ctx_.diag);
+        std::unique_ptr<OutputStage> stage;
+        try {
+            stage = make_stage(info, t.path, single, false);
+        } catch (...) {
+            images = from_magick_list(list);
+            throw;
+        }
+        const std::string target = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + stage->writer_path();
+        bool ok = WriteImages(info, list, target.c_str(), ex) != MagickFalse;
+        // Messages name the user's file, never the staging directory.
+        Diagnostics got;
+        bool error = ex.drain(got);
+        for (Diagnostic d : got.all()) {
+            d.text = stage->user_text(d.text);
+            ctx_.diag.add(std::move(d));
+        }
+        // Keep the user's name on the images (it shows in later %f/%d escapes).
+        for (::Image* p = list; p; p = p->next) CopyMagickString(p->filename, filename.c_str(), MaxTextExtent);
         images = from_magick_list(list);
+        if (ok && !error) stage->commit();
         return ok && !error;
     } catch (const Error& e) {
         ctx_.diag.add(e);
+        // ImageMagick's PNG encoder adds its own line to any failed open of its output.
+        if (is_png_family(magick_name) && (e.severity() == Severity::file_open_error ||
+                                           (e.severity() == Severity::policy_error &&
+                                            e.text().find("blob.c/OpenBlob") != std::string::npos)))
+            ctx_.diag.add(Error(Severity::coder_error, "WriteBlob Failed", t.path, "png.c/MagickPNGErrorHandler/1645"));
         return false;
     }
 }
 
 bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const std::string& path,
-                            const std::string& magick_name) {
+                            const std::string& magick_name, bool single) {
     const codecs::CodecSpec* codec = codecs::for_magick(magick_name);
-    check_policy(path, codec->name, WritePolicyRights);
     ctx_.threads = thread_limit();
-    std::unique_ptr<StagingDir> staging = make_stage(info, path);
-    StagingDir& stage = *staging;
+    std::unique_ptr<OutputStage> stage = make_stage(info, path, single, true);
     // Scene numbering and file names follow WriteImages: consistent scenes, then one file per
     // frame (`out-0.png`, or the printf pattern in the name).
     for (size_t k = 1; k < images.size(); ++k)
@@ -222,7 +262,7 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
             for (size_t m = 0; m < images.size(); ++m) images[m].shell()->scene = first + m;
             break;
         }
-    std::string base = stage.staged(path);
+    const std::string base = stage->writer_path();
     for (auto& img : images) {
         char name[MaxTextExtent];
         InterpretImageFilename(info, img.shell(), base.c_str(), static_cast<int>(img.shell()->scene), name);
@@ -236,11 +276,12 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
             else
                 out = base + "-" + scene;
         }
+        const std::string shown = stage->user_text(out);
         std::FILE* f = std::fopen(out.c_str(), "wb");
-        if (!f) throw file_error(Severity::file_open_error, "unable to open image", path, errno, "blob.c/OpenBlob");
+        if (!f) throw file_error(Severity::file_open_error, "unable to open image", shown, errno, "blob.c/OpenBlob/2998");
         try {
             img.make_native(ctx_.diag);
-            codecs::WriteRequest req{f, path, magick_name, info, ctx_};
+            codecs::WriteRequest req{f, shown, magick_name, info, ctx_};
             codec->write(img, req);
         } catch (...) {
             std::fclose(f);
@@ -249,12 +290,13 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
         if (std::fflush(f) != 0 || std::ferror(f)) {
             int err = errno;
             std::fclose(f);
-            throw file_error(Severity::file_open_error, "unable to write image", path, err, "blob.c/WriteBlob");
+            throw file_error(Severity::file_open_error, "unable to write image", shown, err, "blob.c/WriteBlob");
         }
-        std::fclose(f);
+        if (std::fclose(f) != 0)
+            throw file_error(Severity::file_open_error, "unable to write image", shown, errno, "blob.c/WriteBlob");
         CopyMagickString(img.shell()->filename, path.c_str(), MaxTextExtent);
     }
-    stage.commit();
+    stage->commit();
     return true;
 }
 

@@ -51,7 +51,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
   [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
 done
 wait
-"$MTOOL" -define netcache:dir=$C -define netcache:size=$SIZE "$MNT/f0.jpg" ppm:/dev/null  # sweeps leftovers
+"$MTOOL" -define netcache:dir=$C -define netcache:size=$SIZE "$MNT/f0.jpg" ppm:"$W/sweep.ppm"  # sweeps leftovers
 cat phase1.log log/*.log > all.log
 runs=$(grep -c "^netcache: \(hit\|copy\)" all.log)
 echo "stress: $WORKERS workers, ${SECONDS_TOTAL}s (${P2}s with kills), $runs cached reads," \

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Safety: what an output does to what it replaces (devices, FIFOs, symlinks, hard links, other
+# users' files), security policy on every writer, the staging sweep, and valid inputs that used
+# to crash. Each case compares with /usr/bin/convert where the behaviour is ImageMagick's. Cases
+# about other users run as a second, unprivileged user created and removed here. Nothing here
+# writes to the real /dev/null through mtool: devices are private mknod'ed nodes.
+set -u
+MTOOL=$(readlink -f "$1")
+. "$(dirname "$0")/lib.sh"
+W=$(mktemp -d); chmod 755 "$W"
+cleanup() { jobs -p | xargs -r kill 2>/dev/null; drop_user; rm -rf "$W"; }
+trap cleanup EXIT
+cd "$W"
+HAVE_USER=0; make_user && HAVE_USER=1
+[ $HAVE_USER = 1 ] || skip "no second user (needs root, useradd and setpriv): other-user cases not run"
+ROOT=0; [ "$(id -u)" = 0 ] && ROOT=1
+
+st() { stat -c '%F %a %U:%G links=%h' "$1" 2>/dev/null || echo missing; }
+same_content() { cmp -s "$1" "$2"; }
+# run_both ARGS...: mtool and ImageMagick; sets RC_M RC_I and ERR_M ERR_I (client names made equal).
+run_both() {
+  ERR_M=$("$MTOOL" "$@" 2>&1 >/dev/null); RC_M=$?
+  ERR_I=$($IM "$@" 2>&1 >/dev/null); RC_I=$?
+  ERR_M=${ERR_M//mtool: /convert: }
+}
+$IM rose: ref.png; $IM rose: ref.gif; $IM rose: ref.jpg; $IM rose: ref.ppm; $IM rose: ref.tif
+"$MTOOL" rose: mref.png; "$MTOOL" rose: mref.jpg; "$MTOOL" rose: mref.gif; "$MTOOL" rose: mref.ppm
+
+# ---- 1. Non-regular targets are written, never replaced ------------------------------------
+if [ $ROOT = 1 ]; then
+  for fmt in png jpg gif ppm tif; do
+    rm -f dev; mknod dev c 1 3
+    "$MTOOL" rose: "$fmt:dev"; rc=$?
+    check "$fmt to a character device: exit 0 (got $rc)" [ $rc = 0 ]
+    check "$fmt to a character device: still a character device" [ "$(stat -c %F dev)" = "character special file" ]
+    rm -f dev; mknod dev c 1 3
+    "$MTOOL" rose: -write "$fmt:dev" -negate m.png
+    check "-write $fmt to a character device keeps it" [ "$(stat -c %F dev)" = "character special file" ]
+  done
+  rm -f dev
+  check "no staging left beside a device" sh -c '! ls -a | grep -q "^\.mtool-"'
+else
+  skip "not root: mknod device cases not run"
+fi
+for fmt in png ppm gif; do
+  rm -f fifo got; mkfifo fifo
+  (timeout 20 cat fifo > got) & reader=$!
+  timeout 20 "$MTOOL" rose: "$fmt:fifo"; rc=$?
+  wait $reader
+  check "$fmt to a FIFO: exit 0 (got $rc)" [ $rc = 0 ]
+  check "$fmt to a FIFO: still a FIFO" [ "$(stat -c %F fifo)" = "fifo" ]
+  check "$fmt to a FIFO: the reader got the whole image" same_content got "mref.$fmt"
+done
+rm -f fifo got
+# /dev/stdout is a symlink in the real /dev that a broken build would replace: these cases run
+# in a private mount namespace with a private /dev.
+private_dev() {  # private_dev 'shell commands'
+  unshare -m bash -c 'mount -t tmpfs -o size=1m,mode=755 tmpfs /dev && mknod -m 666 /dev/null c 1 3 &&
+    ln -s /proc/self/fd /dev/fd && for n in 0:stdin 1:stdout 2:stderr; do ln -s /proc/self/fd/${n%%:*} /dev/${n#*:}; done &&
+    '"$1"
+}
+if [ $ROOT = 1 ] && private_dev true 2>/dev/null; then
+  for fmt in png gif ppm; do
+    private_dev "'$MTOOL' rose: $fmt:/dev/stdout > so.$fmt; [ -L /dev/stdout ]"; rc=$?
+    check "$fmt to /dev/stdout redirected to a file: exit 0, /dev/stdout still a link (rc $rc)" [ $rc = 0 ]
+    check "$fmt to /dev/stdout redirected to a file gets the image" same_content so.$fmt mref.$fmt
+  done
+else
+  skip "no private mount namespace (unshare -m): /dev/stdout cases not run"
+fi
+for t in png:/proc/self/fd/1 ppm:/proc/self/fd/1; do
+  "$MTOOL" rose: $t 2>/dev/null | cat > sp.m; rm_=${PIPESTATUS[0]}
+  $IM rose: $t 2>/dev/null | cat > sp.i; ri=${PIPESTATUS[0]}
+  check "$t to a pipe: exit as ImageMagick ($rm_ vs $ri)" [ $rm_ = $ri ]
+  check "$t to a pipe: same bytes as ImageMagick" same_content sp.m sp.i
+done
+"$MTOOL" rose: png:/proc/self/fd/7 7>fd7.png
+check "/proc/self/fd/7 gets the image" same_content fd7.png mref.png
+check "/proc/self/fd/7 stays a regular file, not a link" [ "$(stat -c %F fd7.png)" = "regular file" ]
+run_both rose: png:/dev/stdout
+check "/dev/stdout through a pipe: same exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
+
+# ---- 2. Replacing a file keeps what it was ---------------------------------------------------
+mkdir -p d2/other; cd d2
+for fmt in png gif jpg tif; do
+  echo old > "real.$fmt"; ln -sf "real.$fmt" "link.$fmt"
+  "$MTOOL" rose: "link.$fmt"
+  check "$fmt through a symlink: link kept" [ -L "link.$fmt" ]
+  check "$fmt through a symlink: target written" sh -c "/usr/bin/identify real.$fmt >/dev/null 2>&1"
+  echo old > "other/t.$fmt"; ln -sf "other/t.$fmt" "far.$fmt"
+  "$MTOOL" rose: "far.$fmt"
+  check "$fmt through a symlink to another dir: link kept, target written" \
+    sh -c "[ -L far.$fmt ] && /usr/bin/identify other/t.$fmt >/dev/null 2>&1"
+  check "$fmt: no staging left in either dir" sh -c '! ls -a . other | grep -q "^\.mtool-"'
+  rm -f "gone.$fmt"; ln -sf "gone.$fmt" "dangling.$fmt"
+  run_both rose: "dangling.$fmt"
+  check "$fmt to a dangling symlink: exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
+  check "$fmt to a dangling symlink: link kept, its target created only as ImageMagick does" \
+    sh -c "[ -L dangling.$fmt ] && { [ $RC_I = 0 ] && [ -s gone.$fmt ] || [ $RC_I != 0 ] && [ ! -e gone.$fmt ]; }"
+  echo old > "h1.$fmt"; ln -f "h1.$fmt" "h2.$fmt"; ino=$(stat -c %i "h1.$fmt")
+  "$MTOOL" rose: "h1.$fmt"
+  check "$fmt over a hard link: same inode, both names see the image" \
+    sh -c "[ $ino = \$(stat -c %i h1.$fmt) ] && [ \$(stat -c %h h2.$fmt) = 2 ] && cmp -s h1.$fmt h2.$fmt && /usr/bin/identify h2.$fmt >/dev/null"
+done
+rm -f missing_dir_link.png; ln -s nodir/x.png missing_dir_link.png
+run_both rose: missing_dir_link.png
+check "dangling symlink into a missing dir: exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
+check "dangling symlink into a missing dir: message as ImageMagick" [ "$ERR_M" = "$ERR_I" ]
+mkdir -p adir
+run_both rose: adir
+check "a directory as target: exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
+check "a directory as target: message as ImageMagick ($ERR_M | $ERR_I)" [ "$ERR_M" = "$ERR_I" ]
+run_both rose: nodir/out.png
+check "a missing directory: message as ImageMagick" [ "$ERR_M" = "$ERR_I" ]
+echo old > mode.png; chmod 0640 mode.png; chgrp daemon mode.png 2>/dev/null
+before=$(st mode.png); "$MTOOL" rose: mode.png
+check "0640 file keeps mode and group ($before -> $(st mode.png))" [ "$before" = "$(st mode.png)" ]
+cd "$W"
+
+if [ $HAVE_USER = 1 ]; then
+  mkdir -p u; chmod 755 u; cd u
+  echo old > theirs.png; chown "$OTHER_UID:$OTHER_GID" theirs.png; chmod 0600 theirs.png
+  before=$(st theirs.png); "$MTOOL" rose: theirs.png
+  check "root writing another user's 0600 file keeps mode and owner ($before -> $(st theirs.png))" \
+    [ "$before" = "$(st theirs.png)" ]
+  check "root writing another user's 0600 file writes the image" cmp -s theirs.png ../mref.png
+  # The other user: a read-only file of theirs in a directory they can write.
+  mkdir -p mine; chown "$OTHER_UID" mine
+  for fmt in png gif; do
+    echo old > "mine/ro.$fmt"; chown "$OTHER_UID" "mine/ro.$fmt"; chmod 0444 "mine/ro.$fmt"
+    em=$(as_other "$MTOOL" rose: "mine/ro.$fmt" 2>&1); rm=$?
+    ei=$(as_other $IM rose: "mine/ro.$fmt" 2>&1); ri=$?
+    check "$fmt: read-only file of a non-root user: exit as ImageMagick ($rm vs $ri)" [ $rm = $ri ]
+    em=${em//mtool:/convert:}
+    check "$fmt: read-only file of a non-root user: message as ImageMagick" [ "$em" = "$ei" ]
+    check "$fmt: read-only file left alone" [ "$(cat "mine/ro.$fmt")" = old ]
+  done
+  # A writable file of theirs in a directory they cannot write: written in place, as IM does.
+  mkdir -p locked; echo old > locked/w.png; chown "$OTHER_UID" locked/w.png; chmod 0644 locked/w.png
+  as_other "$MTOOL" rose: locked/w.png; rc=$?
+  check "writable file in a read-only directory: written in place (rc $rc)" \
+    sh -c "[ $rc = 0 ] && cmp -s locked/w.png ../mref.png && [ \$(stat -c %U locked/w.png) = $OTHER ]"
+  # Sticky, world-writable directory: the kernel's protected_symlinks/protected_regular rules
+  # apply to ImageMagick's open; mtool must refuse exactly where it is refused.
+  mkdir -p sticky; chmod 1777 sticky
+  as_other ln -s target.png sticky/their-link.png
+  run_both rose: sticky/their-link.png
+  check "root and another user's dangling link in a sticky dir: exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
+  check "root and another user's dangling link in a sticky dir: message as ImageMagick" [ "$ERR_M" = "$ERR_I" ]
+  rm -f sticky/target.png
+  as_other sh -c 'echo old > sticky/their-file.png'
+  run_both rose: sticky/their-file.png
+  check "root and another user's file in a sticky dir: exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
+  cd "$W"
+fi
+
+# ---- 3. Policy holds on every writer, against the user's path --------------------------------
+mkdir -p pol out
+cat > pol/policy.xml <<EOF
+<policymap>
+  <policy domain="path" rights="none" pattern="$W/out/exact.*"/>
+</policymap>
+EOF
+for fmt in gif png jpg tif bmp; do
+  rm -f out/*
+  P=MAGICK_CONFIGURE_PATH=$W/pol
+  em=$(env $P "$MTOOL" rose: "$W/out/exact.$fmt" 2>&1); rm_=$?
+  ei=$(env $P $IM rose: "$W/out/exact.$fmt" 2>&1); ri=$?
+  check "path policy on $fmt output: exit as ImageMagick ($rm_ vs $ri)" [ $rm_ = $ri ]
+  check "path policy on $fmt output: nothing written" [ ! -e "$W/out/exact.$fmt" ]
+  check "path policy on $fmt output: message names the user's path, not a stage ($em)" \
+    bash -c 'grep -qF "security policy \`$1'"'"'" <<<"$2" && ! grep -q mtool- <<<"$2"' _ "$W/out/exact.$fmt" "$em"
+  for w in -write +write; do
+    em=$(env $P "$MTOOL" rose: $w "$W/out/exact.$fmt" -negate m.png 2>&1); rm_=$?
+    ei=$(env $P $IM rose: $w "$W/out/exact.$fmt" -negate i.png 2>&1); ri=$?
+    check "path policy on $w $fmt: exit as ImageMagick ($rm_ vs $ri)" [ $rm_ = $ri ]
+    check "path policy on $w $fmt: nothing written" [ ! -e "$W/out/exact.$fmt" ]
+  done
+done
+for rights in none write; do
+  printf '<policymap>\n  <policy domain="coder" rights="%s" pattern="JPEG"/>\n</policymap>\n' $rights > pol/policy.xml
+  for target in x.jpg x.jpeg JPG:x JPEG:x jpg:y.png jpeg:y.png; do
+    rm -f x.jpg x.jpeg x y.png
+    env MAGICK_CONFIGURE_PATH=$W/pol "$MTOOL" rose: "$target" 2>/dev/null; rm_=$?
+    env MAGICK_CONFIGURE_PATH=$W/pol $IM rose: "$target" 2>/dev/null; ri=$?
+    check "coder policy $rights JPEG, writing $target: exit as ImageMagick ($rm_ vs $ri)" [ $rm_ = $ri ]
+  done
+  env MAGICK_CONFIGURE_PATH=$W/pol "$MTOOL" ref.jpg m.png 2>/dev/null; rm_=$?
+  env MAGICK_CONFIGURE_PATH=$W/pol $IM ref.jpg i.png 2>/dev/null; ri=$?
+  check "coder policy $rights JPEG, reading a .jpg: exit as ImageMagick ($rm_ vs $ri)" [ $rm_ = $ri ]
+done
+
+# ---- 4. The stale-staging sweep removes only dead stages of this user --------------------------
+mkdir -p sw; cd sw
+# A live writer in another PID namespace: its pid means nothing here, but it holds its lock.
+mkdir .mtool-999999-live; : > .mtool-999999-live/.lock; echo work > .mtool-999999-live/out.png
+python3 -c 'import fcntl,sys,time; f=open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(60)' \
+  .mtool-999999-live/.lock & holder=$!
+sleep 0.2
+mkdir .mtool-999998-dead; : > .mtool-999998-dead/.lock
+"$MTOOL" rose: x.png
+check "a live stage (lock held, pid unknown here) survives the sweep" [ -f .mtool-999999-live/out.png ]
+check "a dead stage of this user is swept" [ ! -e .mtool-999998-dead ]
+kill $holder 2>/dev/null; wait $holder 2>/dev/null
+if [ $HAVE_USER = 1 ]; then
+  mkdir .mtool-999997-theirs; : > .mtool-999997-theirs/.lock; chown -R "$OTHER_UID" .mtool-999997-theirs
+  "$MTOOL" rose: y.png
+  check "another user's dead stage is not touched" [ -d .mtool-999997-theirs ]
+fi
+# A stage removed under a running write: the write fails (exit 1), no output appears.
+"$MTOOL" -size 3000x3000 plasma: -quality 95 big.jpg 2>/dev/null
+( for i in $(seq 1 4000); do d=$(ls -d .mtool-* 2>/dev/null | grep -v theirs | head -1); [ -n "$d" ] && { rm -rf "$d"; break; }; sleep 0.005; done ) &
+remover=$!
+"$MTOOL" big.jpg -quality 0 gone.png 2>/dev/null; rc=$?
+wait $remover
+check "a stage removed mid-write: exit 1 (got $rc)" [ $rc = 1 ]
+check "a stage removed mid-write: no output" [ ! -e gone.png ]
+cd "$W"
+
+# ---- 6. Valid inputs that crashed ----------------------------------------------------------------
+for spec in "-size 1000x1000 gradient:red-blue" "-size 900x700 gradient:red-blue -depth 16" \
+            "-size 800x600 gradient: -colorspace Gray" "-size 700x500 gradient:red-blue -alpha set -channel A -evaluate set 50% +channel" \
+            "-size 1000x800 plasma: -colors 64"; do
+  $IM $spec -interlace PNG il.png
+  for lim in "" "-limit memory 1MiB" "-limit memory 0" "-limit memory 0 -limit map 0"; do
+    "$MTOOL" identify $lim -limit thread 2 il.png > m.txt 2>&1; rc=$?
+    check "identify interlaced [$spec] $lim: exit 0 (got $rc)" [ $rc = 0 ]
+    rm -f m.png; "$MTOOL" $lim -limit thread 2 il.png m.png; rc=$?
+    $IM il.png i.png
+    check "convert interlaced [$spec] $lim: same pixels as ImageMagick (rc $rc)" \
+      sh -c "[ $rc = 0 ] && [ \"\$(/usr/bin/compare -metric AE m.png i.png null: 2>&1)\" = 0 ]"
+  done
+done
+for bg in Gold "rgb(10,20,30)" "#336699" none; do
+  rm -f m.png i.png
+  "$MTOOL" montage -background "$bg" rose: rose: m.png 2>/dev/null; rc=$?
+  /usr/bin/montage -background "$bg" rose: rose: i.png 2>/dev/null
+  check "montage -background $bg: exit 0 (got $rc)" [ $rc = 0 ]
+  check "montage -background $bg: same as ImageMagick" sh -c '[ "$(/usr/bin/compare -metric AE m.png i.png null: 2>&1)" = 0 ]'
+done
+run_both -size 10x10 xc:white -background nosuchcolor -extent 20x20 m.png
+check "unknown -background: exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
+
+finish
