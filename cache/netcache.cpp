@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -17,8 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <functional>
+#include <random>
 #include <sstream>
 
 #include "src/core/fileutil.h"
@@ -30,20 +28,59 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kMarker = "mtool-netcache 1";
-constexpr const char* kWhere = "netcache.c/NetCache";
+constexpr const char* kMarker = "mtool-netcache 2";
+/// Flags for opening anything that already exists in the cache: never through a link, never
+/// blocking on a planted FIFO, never becoming a controlling terminal.
+constexpr int kOpenExisting = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+
+std::string hex(const unsigned char* md, unsigned n) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < n; ++i) {
+        out += digits[md[i] >> 4];
+        out += digits[md[i] & 15];
+    }
+    return out;
+}
 
 std::string sha256_hex(const std::string& text) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr);
-    static const char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < n; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
+    return hex(md, n);
+}
+
+/// Incremental SHA-256 of a file's contents.
+class Hasher {
+public:
+    Hasher() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+    ~Hasher() { EVP_MD_CTX_free(ctx_); }
+    Hasher(const Hasher&) = delete;
+    Hasher& operator=(const Hasher&) = delete;
+    void update(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+    std::string done() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(ctx_, md, &n);
+        return hex(md, n);
     }
-    return out;
+
+private:
+    EVP_MD_CTX* ctx_;
+};
+
+/// SHA-256 of everything in `fd` from offset 0 (pread: the offset stays for the next reader).
+std::optional<std::string> sha256_fd(int fd) {
+    Hasher h;
+    std::vector<char> buf(size_t{4} << 20);
+    for (off_t at = 0;;) {
+        ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return std::nullopt;
+        if (n == 0) return h.done();
+        h.update(buf.data(), static_cast<size_t>(n));
+        at += n;
+    }
 }
 
 /// ImageMagick's size syntax: 1000MiB (binary), 2GB (decimal), plain bytes.
@@ -96,30 +133,110 @@ struct Meta {
     uint64_t size = 0;
     int64_t mtime = 0;
     uint64_t ino = 0, dev = 0;
+    std::string sha256;
 };
 
-std::optional<Meta> read_meta(const std::string& file) {
-    std::ifstream in(file);
-    std::string marker;
+/// Everything in a small file opened relative to `dfd` (the caller checked nothing yet).
+std::optional<std::string> slurp_at(int dfd, const std::string& name, struct stat* st = nullptr) {
+    int fd = openat(dfd, name.c_str(), O_RDONLY | kOpenExisting);
+    if (fd < 0) return std::nullopt;
+    struct stat s;
+    std::string text;
+    if (fstat(fd, &s) == 0 && S_ISREG(s.st_mode) && s.st_size < (1 << 20)) {
+        text.resize(static_cast<size_t>(s.st_size));
+        ssize_t n = ::pread(fd, text.data(), text.size(), 0);
+        text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    } else {
+        ::close(fd);
+        return std::nullopt;
+    }
+    ::close(fd);
+    if (st) *st = s;
+    return text;
+}
+
+std::optional<Meta> parse_meta(const std::string& text) {
+    std::istringstream in(text);
+    std::string marker, sha_key;
     Meta m;
     if (!std::getline(in, marker) || marker != kMarker) return std::nullopt;
-    if (!std::getline(in, m.path) || !(in >> m.size >> m.mtime >> m.ino >> m.dev)) return std::nullopt;
+    if (!std::getline(in, m.path) || !(in >> m.size >> m.mtime >> m.ino >> m.dev >> sha_key >> m.sha256) ||
+        sha_key != "sha256" || m.sha256.size() != 64)
+        return std::nullopt;
     return m;
 }
 
-bool write_file_atomically(const std::string& file, const std::string& text) {
-    std::string tmp = file + "." + std::to_string(getpid()) + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0664);
+std::string random_suffix() {
+    static thread_local std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(getpid()));
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+    return buf;
+}
+
+/// A new temporary `PREFIX.RANDOM.tmp` in `dfd`, created exclusively and locked (LOCK_EX) for as
+/// long as its descriptor is open, so a sweeper can tell a live writer from a dead one.
+int create_temp(int dfd, const std::string& prefix, mode_t mode, std::string& name) {
+    for (int attempt = 0; attempt < 32; ++attempt) {
+        name = prefix + "." + random_suffix() + ".tmp";
+        int fd = openat(dfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0 && errno == EEXIST) continue;
+        if (fd < 0) return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fchmod(fd, mode) != 0) {
+            ::close(fd);
+            unlinkat(dfd, name.c_str(), 0);
+            return -1;
+        }
+        return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/// Replaces `name` in `dfd` with `text`, through an exclusive temporary and a rename.
+bool write_at_atomically(int dfd, const std::string& name, const std::string& text, mode_t mode) {
+    std::string tmp;
+    int fd = create_temp(dfd, name, mode, tmp);
     if (fd < 0) return false;
-    fchmod(fd, 0664);  // group members share the cache whatever the umask
     bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     ok = (::close(fd) == 0) && ok;
-    if (ok && ::rename(tmp.c_str(), file.c_str()) == 0) return true;
-    ::unlink(tmp.c_str());
+    if (ok && renameat(dfd, tmp.c_str(), dfd, name.c_str()) == 0) return true;
+    unlinkat(dfd, tmp.c_str(), 0);
     return false;
 }
 
-bool pid_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH); }
+/// Removes `*.tmp` files of this user in `dfd` whose writer is gone (their lock is free).
+void sweep_temps(int dfd) {
+    int d2 = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d2 < 0) return;
+    DIR* d = fdopendir(d2);
+    if (!d) {
+        ::close(d2);
+        return;
+    }
+    std::vector<std::string> dead;
+    while (dirent* e = readdir(d)) {
+        const size_t len = std::strlen(e->d_name);
+        if (len < 5 || std::strcmp(e->d_name + len - 4, ".tmp") != 0) continue;
+        int fd = openat(dfd, e->d_name, O_RDONLY | kOpenExisting);
+        if (fd < 0) continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0)
+            dead.push_back(e->d_name);
+        ::close(fd);
+    }
+    closedir(d);
+    for (const auto& n : dead) unlinkat(dfd, n.c_str(), 0);
+}
+
+/// Creates directory `name` in `dfd` with exactly `mode` (only a directory mtool creates has its
+/// mode set) or opens the existing one; never through a link.
+int open_subdir(int dfd, const char* name, mode_t mode, bool& created) {
+    created = mkdirat(dfd, name, 0700) == 0;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && created) fchmod(fd, mode);
+    return fd;
+}
 
 }  // namespace
 
@@ -170,6 +287,10 @@ NetCacheConfig NetCacheConfig::resolve(const _ImageInfo* info) {
     if (!size) size = policy("cache:netcache-size");
     if (!size) size = env("MTOOL_NETCACHE_SIZE");
     if (size) c.size = parse_size(*size, c.size);
+    std::optional<std::string> shared = define("netcache:shared");
+    if (!shared) shared = policy("cache:netcache-shared");
+    if (!shared) shared = env("MTOOL_NETCACHE_SHARED");
+    if (shared) c.shared = !strcasecmp(shared->c_str(), "group");
     if (auto v = define("netcache:paths")) c.paths = split_paths(*v);
     if (auto v = define("netcache:exclude")) c.exclude = split_paths(*v);
     if (auto v = define("netcache:writecache")) c.writecache = IsStringTrue(v->c_str()) != MagickFalse;
@@ -178,7 +299,22 @@ NetCacheConfig NetCacheConfig::resolve(const _ImageInfo* info) {
 }
 
 NetCache::Lease::~Lease() {
-    if (fd_ >= 0) ::close(fd_);  // releases the shared lock
+    if (data_ >= 0) ::close(data_);
+    if (lock_ >= 0) ::close(lock_);  // releases the shared lock
+}
+
+bool NetCache::trusted_owner(const struct stat& st) const {
+    if (st.st_uid == geteuid() || st.st_uid == 0) return true;
+    return cfg_.shared && st.st_gid == gid_;
+}
+
+bool NetCache::trusted_dir(const struct stat& st) const {
+    return S_ISDIR(st.st_mode) && trusted_owner(st) && !(st.st_mode & S_IWOTH);
+}
+
+bool NetCache::trusted_file(const struct stat& st, bool data) const {
+    const mode_t forbidden = data ? (S_IWGRP | S_IWOTH) : S_IWOTH;
+    return S_ISREG(st.st_mode) && st.st_nlink == 1 && trusted_owner(st) && !(st.st_mode & forbidden);
 }
 
 NetCache::NetCache(NetCacheConfig cfg, Diagnostics& diag) : cfg_(std::move(cfg)), diag_(diag) {
@@ -186,43 +322,79 @@ NetCache::NetCache(NetCacheConfig cfg, Diagnostics& diag) : cfg_(std::move(cfg))
     auto warn = [&](const std::string& why) {
         diag_.warn("netcache: " + why + "; caching disabled", cfg_.dir, "netcache.c/OpenNetCache");
     };
-    const mode_t old = umask(0002);  // 0775 directories, 0664 files
-    std::error_code ec;
-    fs::create_directories(cfg_.dir + "/data", ec);
-    fs::create_directories(cfg_.dir + "/tmp", ec);
-    umask(old);
+    // The directory itself: created 0775 (user and group full access, others read-only) when
+    // missing; an existing one is used as it is, never chmod'ed.
+    root_ = ::open(cfg_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_ < 0 && errno == ENOENT) {
+        std::error_code ec;
+        fs::path parent = fs::path(cfg_.dir).parent_path();
+        if (!parent.empty()) fs::create_directories(parent, ec);
+        if (::mkdir(cfg_.dir.c_str(), 0700) == 0) {
+            root_ = ::open(cfg_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (root_ >= 0) fchmod(root_, 0775);
+        } else {
+            root_ = ::open(cfg_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+    }
+    struct stat st;
+    if (root_ < 0 || fstat(root_, &st) != 0) {
+        warn(std::string("unable to create the cache directory: ") + std::strerror(errno));
+        return;
+    }
+    gid_ = st.st_gid;
+    if (!S_ISDIR(st.st_mode) || !trusted_owner(st) || (st.st_mode & S_IWOTH)) {
+        warn(st.st_mode & S_IWOTH ? "the cache directory is writable by others"
+                                  : "the cache directory belongs to another user");
+        return;
+    }
     struct statfs sfs;
-    if (ec || statfs(cfg_.dir.c_str(), &sfs) != 0) {
-        warn(std::string("unable to create the cache directory: ") + (ec ? ec.message() : std::strerror(errno)));
+    if (fstatfs(root_, &sfs) != 0) {
+        warn(std::string("unable to inspect the cache directory: ") + std::strerror(errno));
         return;
     }
     if (std::string t = slow_fs_name(static_cast<long>(sfs.f_type)); !t.empty()) {
         warn("the cache directory is on a network file system (" + t + ")");
         return;
     }
-    chmod(cfg_.dir.c_str(), 0775);
-    const std::string marker = cfg_.dir + "/.netcache";
-    std::ifstream in(marker);
-    std::string line;
-    if (!std::getline(in, line) || line != kMarker) {
-        if (!write_file_atomically(marker, std::string(kMarker) + "\n")) {
+    // data/ like the directory, tmp/ sticky as well: every user removes only their own files.
+    bool created = false;
+    data_ = open_subdir(root_, "data", 0775, created);
+    tmp_ = open_subdir(root_, "tmp", 01775, created);
+    struct stat ds, ts;
+    if (data_ < 0 || tmp_ < 0 || fstat(data_, &ds) != 0 || fstat(tmp_, &ts) != 0) {
+        warn(std::string("unable to create the cache directory: ") + std::strerror(errno));
+        return;
+    }
+    if (!trusted_dir(ds) || !trusted_dir(ts)) {
+        warn("a subdirectory of the cache belongs to another user or is writable by others");
+        return;
+    }
+    if (!(ts.st_mode & S_ISVTX) && ts.st_uid == geteuid()) fchmod(tmp_, (ts.st_mode & 07777) | S_ISVTX);
+    struct stat ms;
+    std::optional<std::string> marker = slurp_at(root_, ".netcache", &ms);
+    if (!marker || *marker != std::string(kMarker) + "\n" || !trusted_file(ms, false)) {
+        if (!write_at_atomically(root_, ".netcache", std::string(kMarker) + "\n", 0664)) {
             warn(std::string("unable to write to the cache directory: ") + std::strerror(errno));
             return;
         }
     }
-    if (access(cfg_.dir.c_str(), W_OK) != 0) {
-        warn(std::string("cache directory not writable: ") + std::strerror(errno));
-        return;
+    if (cfg_.shared) {
+        const int n = getgroups(0, nullptr);
+        groups_.resize(static_cast<size_t>(std::max(n, 0)));
+        if (n > 0) groups_.resize(static_cast<size_t>(getgroups(n, groups_.data())));
+        groups_.push_back(getegid());
+        if (std::find(groups_.begin(), groups_.end(), gid_) == groups_.end()) {
+            warn("netcache:shared=group, but this user is not in the cache directory's group");
+            return;
+        }
     }
     enabled_ = true;
     trim();  // a lowered size evicts at once
 }
 
 NetCache::~NetCache() {
-    if (!staging_.empty()) {
-        std::error_code ec;
-        fs::remove_all(staging_, ec);
-    }
+    for (int fd : {tmp_, data_, root_})
+        if (fd >= 0) ::close(fd);
 }
 
 void NetCache::log(const std::string& msg) const {
@@ -244,13 +416,47 @@ bool NetCache::is_slow(const std::string& resolved) const {
     return !slow_fs_name(static_cast<long>(sfs.f_type)).empty();
 }
 
+int NetCache::bucket(const std::string& key, bool create) const {
+    const std::string name = key.substr(0, 2);
+    bool created = false;
+    int fd = create ? open_subdir(data_, name.c_str(), 0775, created)
+                    : openat(data_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !trusted_dir(st))) {
+        ::close(fd);
+        log("untrusted bucket data/" + name + ": reading the original");
+        return -1;
+    }
+    return fd;
+}
+
+int NetCache::open_lock(int dfd, const std::string& name) const {
+    // Lock files are only ever locked, never written: read-only descriptors (flock does not
+    // need write access), created exclusively, and an existing one must be a trusted regular
+    // file with one link, so two lock names can never be one inode (no self-deadlock).
+    int fd = openat(dfd, name.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        fchmod(fd, 0644);
+        return fd;
+    }
+    if (errno != EEXIST) return -1;
+    fd = openat(dfd, name.c_str(), O_RDONLY | kOpenExisting);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !trusted_file(st, false))) {
+        ::close(fd);
+        log("untrusted lock file " + name + ": reading the original");
+        return -1;
+    }
+    return fd;
+}
+
 void NetCache::count(uint64_t hits, uint64_t misses, uint64_t copies, uint64_t saved) {
-    const std::string file = cfg_.dir + "/stats";
-    int fd = ::open((file + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    int fd = open_lock(root_, "stats.lock");
     if (fd < 0) return;
     if (flock(fd, LOCK_EX) == 0) {
         NetCacheStats s;
-        std::ifstream in(file);
+        struct stat st;
+        std::istringstream in(slurp_at(root_, "stats", &st).value_or(""));
         std::string k;
         uint64_t v;
         while (in >> k >> v) {  // a corrupt file counts from zero again
@@ -262,52 +468,82 @@ void NetCache::count(uint64_t hits, uint64_t misses, uint64_t copies, uint64_t s
         std::ostringstream out;
         out << "hits " << s.hits + hits << "\nmisses " << s.misses + misses << "\ncopies " << s.copies + copies
             << "\nbytes_saved " << s.bytes_saved + saved << "\n";
-        write_file_atomically(file, out.str());
+        write_at_atomically(root_, "stats", out.str(), 0664);
     }
     ::close(fd);
 }
 
-bool NetCache::copy_in(const std::string& resolved, const struct stat& st, const std::string& key) {
-    const std::string base = cfg_.dir + "/data/" + key.substr(0, 2) + "/" + key;
-    const std::string tmp = cfg_.dir + "/tmp/" + key + "." + std::to_string(getpid()) + ".tmp";
-    int in = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC);  // originals are only ever read
-    if (in < 0) return false;
-    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
+bool NetCache::copy_in(int orig, const std::string& resolved, const struct stat& st, int bfd,
+                       const std::string& key) {
+    const std::string shown = cfg_.dir + "/data/" + key.substr(0, 2) + "/" + key;
+    std::string tmp;
+    int out = create_temp(tmp_, key, 0600, tmp);
     if (out < 0) {
-        ::close(in);
+        log("copy of " + resolved + " failed (" + std::strerror(errno) + "): reading the original");
         return false;
     }
-    fchmod(out, 0664);
+    // The copy grants no more than the original: readable by its group only when the original
+    // is readable by that same group (or by everyone), never by others.
+    struct stat cs;
+    if (fstat(out, &cs) == 0 && ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid == cs.st_gid)))
+        fchmod(out, 0640);
     auto t0 = std::chrono::steady_clock::now();
-    bool ok = copy_fd(in, out);
-    int err = errno;
+    Hasher h;
+    bool ok = true;
+    int err = 0;
+    {
+        std::vector<char> buf(size_t{4} << 20);
+        for (off_t at = 0; ok;) {
+            ssize_t n = ::pread(orig, buf.data(), buf.size(), at);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                ok = false;
+                err = errno;
+                break;
+            }
+            if (n == 0) break;
+            h.update(buf.data(), static_cast<size_t>(n));
+            for (ssize_t done = 0; done < n;) {
+                ssize_t w = ::write(out, buf.data() + done, static_cast<size_t>(n - done));
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    ok = false;
+                    err = w == 0 ? ENOSPC : errno;
+                    break;
+                }
+                done += w;
+            }
+            at += n;
+        }
+    }
+    const std::string sum = h.done();
     const struct timespec times[2] = {st.st_atim, st.st_mtim};
     futimens(out, times);  // the copy carries the original's modification time
-    ok = (::close(out) == 0) && ok;
-    struct stat after;
-    ok = ok && fstat(in, &after) == 0 && after.st_size == st.st_size && mtime_ns(after) == mtime_ns(st);
-    ::close(in);
-    struct stat copied;
-    ok = ok && ::stat(tmp.c_str(), &copied) == 0 && copied.st_size == st.st_size;
+    struct stat after, copied;
+    ok = ok && fstat(orig, &after) == 0 && after.st_size == st.st_size && mtime_ns(after) == mtime_ns(st);
+    ok = ok && fstat(out, &copied) == 0 && copied.st_size == st.st_size;
     if (ok) {
-        ::unlink((base + ".meta").c_str());  // no valid-looking entry until both parts are in
-        ok = ::rename(tmp.c_str(), base.c_str()) == 0;
+        unlinkat(bfd, (key + ".meta").c_str(), 0);  // no valid-looking entry until both parts are in
+        ok = renameat(tmp_, tmp.c_str(), bfd, key.c_str()) == 0;
+        if (!ok) err = errno;
     }
+    ::close(out);  // after the rename: until then the temporary stays locked against sweepers
     if (ok) {
         std::ostringstream meta;
         meta << kMarker << "\n" << resolved << "\n" << st.st_size << " " << mtime_ns(st) << " " << st.st_ino << " "
-             << st.st_dev << "\n";
-        ok = write_file_atomically(base + ".meta", meta.str());
+             << st.st_dev << "\nsha256 " << sum << "\n";
+        ok = write_at_atomically(bfd, key + ".meta", meta.str(), 0644);
+        if (!ok) err = errno;
     }
     if (!ok) {
-        ::unlink(tmp.c_str());
-        log("copy of " + resolved + " failed (" + std::strerror(err ? err : errno) + "): reading the original");
+        unlinkat(tmp_, tmp.c_str(), 0);
+        log("copy of " + resolved + " failed (" + std::strerror(err ? err : EIO) + "): reading the original");
         return false;
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     char msg[64];
     std::snprintf(msg, sizeof msg, " (%.3f s)", secs);
-    log("copy " + resolved + " -> " + base + msg);
+    log("copy " + resolved + " -> " + shown + msg);
     return true;
 }
 
@@ -322,171 +558,211 @@ std::optional<NetCache::Lease> NetCache::open(const std::string& path) {
             log("skip " + resolved + ": local file system");
             return std::nullopt;
         }
+        // The reader must be able to open the original itself (a cache never grants access);
+        // the copy is made from this very descriptor.
+        int orig = ::open(resolved.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (orig < 0) return std::nullopt;
+        struct Closer {
+            int fd;
+            ~Closer() { ::close(fd); }
+        } orig_closer{orig};
         struct stat st;
-        if (::stat(resolved.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+        if (fstat(orig, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
         if (static_cast<uint64_t>(st.st_size) > cfg_.size) {
             log("skip " + resolved + ": larger than the cache");
             return std::nullopt;
         }
         const std::string key = sha256_hex(resolved);
-        const std::string dir = cfg_.dir + "/data/" + key.substr(0, 2);
-        const mode_t old = umask(0002);
-        ::mkdir(dir.c_str(), 0775);
-        umask(old);
-        const std::string base = dir + "/" + key;
-        int fd = ::open((base + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0664);
-        if (fd >= 0) fchmod(fd, 0664);
-        if (fd < 0) {
-            log("lock " + base + ".lock: " + std::strerror(errno) + ": reading the original");
+        const std::string shown = cfg_.dir + "/data/" + key.substr(0, 2) + "/" + key;
+        int bfd = bucket(key, true);
+        if (bfd < 0) return std::nullopt;
+        struct Closer2 {
+            int fd;
+            ~Closer2() { ::close(fd); }
+        } bucket_closer{bfd};
+        int lock = open_lock(bfd, key + ".lock");
+        if (lock < 0) {
+            log("lock " + shown + ".lock: " + std::strerror(errno) + ": reading the original");
             return std::nullopt;
         }
-        auto valid = [&] {
-            std::optional<Meta> m = read_meta(base + ".meta");
-            struct stat data;
-            return m && m->path == resolved && m->size == static_cast<uint64_t>(st.st_size) &&
-                   m->mtime == mtime_ns(st) && m->ino == st.st_ino && m->dev == st.st_dev &&
-                   ::stat(base.c_str(), &data) == 0 && data.st_size == st.st_size;
-        };
-        auto hit = [&] {
-            utimensat(AT_FDCWD, (base + ".meta").c_str(), nullptr, 0);  // last use, for LRU
-            count(1, 0, 0, static_cast<uint64_t>(st.st_size));
-            log("hit " + resolved + " -> " + base);
-            return Lease(base, fd);
-        };
-        if (flock(fd, LOCK_SH) != 0) {
-            ::close(fd);
-            return std::nullopt;
-        }
-        if (valid()) return hit();
-        // Miss: one process copies, the others wait for it and then hit.
-        if (flock(fd, LOCK_EX) != 0) {
-            ::close(fd);
-            return std::nullopt;
-        }
-        if (valid()) {
-            if (flock(fd, LOCK_SH) != 0 || !valid()) {
+        // A valid entry: trusted .meta describing this very original, a trusted data file of
+        // its size whose SHA-256 is the one recorded. Returns the data file open, or -1.
+        bool stale = false;
+        auto valid = [&]() -> int {
+            struct stat ms;
+            std::optional<std::string> text = slurp_at(bfd, key + ".meta", &ms);
+            stale = text.has_value();
+            if (!text || !trusted_file(ms, true)) return -1;
+            std::optional<Meta> m = parse_meta(*text);
+            if (!m || m->path != resolved || m->size != static_cast<uint64_t>(st.st_size) ||
+                m->mtime != mtime_ns(st) || m->ino != st.st_ino || m->dev != st.st_dev)
+                return -1;
+            int fd = openat(bfd, key.c_str(), O_RDONLY | kOpenExisting);
+            struct stat ds;
+            if (fd < 0) return -1;
+            if (fstat(fd, &ds) != 0 || !trusted_file(ds, true) || ds.st_size != st.st_size ||
+                sha256_fd(fd).value_or("") != m->sha256) {
+                log("corrupt or untrusted copy of " + resolved);
                 ::close(fd);
-                return std::nullopt;
+                return -1;
             }
-            return hit();
-        }
-        log(std::string(::access((base + ".meta").c_str(), F_OK) == 0 ? "stale " : "miss ") + resolved);
-        trim(static_cast<uint64_t>(st.st_size));
-        if (!copy_in(resolved, st, key)) {
-            ::close(fd);
-            count(0, 1, 0, 0);
+            return fd;
+        };
+        auto lease = [&](int data) {
+            char name[64];
+            std::snprintf(name, sizeof name, "/proc/self/fd/%d", data);
+            return Lease(access(name, R_OK) == 0 ? std::string(name) : shown, lock, data);
+        };
+        auto hit = [&](int data) {
+            utimensat(bfd, (key + ".meta").c_str(), nullptr, AT_SYMLINK_NOFOLLOW);  // last use, for LRU
+            count(1, 0, 0, static_cast<uint64_t>(st.st_size));
+            log("hit " + resolved + " -> " + shown);
+            return lease(data);
+        };
+        auto give_up = [&](const char* why) -> std::optional<Lease> {
+            ::close(lock);
+            if (why) log(std::string(why) + resolved + ": reading the original");
             return std::nullopt;
+        };
+        if (flock(lock, LOCK_SH) != 0) return give_up("lock failed for ");
+        if (int data = valid(); data >= 0) return hit(data);
+        // Miss: one process copies, the others wait for it and then hit.
+        if (flock(lock, LOCK_EX) != 0) return give_up("lock failed for ");
+        if (int data = valid(); data >= 0) {
+            ::close(data);
+            if (flock(lock, LOCK_SH) != 0) return give_up("lock failed for ");
+            if (int again = valid(); again >= 0) return hit(again);
+            return give_up("copy evicted before use: ");
+        }
+        log(std::string(stale ? "stale " : "miss ") + resolved);
+        trim(static_cast<uint64_t>(st.st_size));
+        if (!copy_in(orig, resolved, st, bfd, key)) {
+            count(0, 1, 0, 0);
+            return give_up(nullptr);
         }
         count(0, 1, 1, 0);
         // flock converts a lock by releasing it first: an evictor may slip in between, so the
         // copy is checked again under the shared lock.
-        if (flock(fd, LOCK_SH) != 0 || !valid()) {
-            ::close(fd);
-            log("copy of " + resolved + " evicted before use: reading the original");
-            return std::nullopt;
-        }
-        return Lease(base, fd);
+        if (flock(lock, LOCK_SH) != 0) return give_up("lock failed for ");
+        if (int data = valid(); data >= 0) return lease(data);
+        return give_up("copy evicted before use: ");
     } catch (const std::exception& e) {
         log(std::string("error: ") + e.what() + ": reading the original");
         return std::nullopt;
     }
 }
 
-namespace {
-
-struct Scanned {
-    std::string base;  ///< data file path
+struct NetCache::Scanned {
+    std::string bucket;  ///< data/HH name
+    std::string key;
     uint64_t bytes = 0;
     int64_t last_use = 0;
+    bool trusted = false;  ///< data and .meta are files this user may rely on
     std::optional<Meta> meta;
 };
 
-std::vector<Scanned> scan(const std::string& root) {
+std::vector<NetCache::Scanned> NetCache::scan() const {
     std::vector<Scanned> out;
-    std::error_code ec;
-    for (fs::directory_iterator sub(root + "/data", ec), end; !ec && sub != end; sub.increment(ec)) {
-        if (!sub->is_directory(ec)) continue;
-        for (fs::directory_iterator f(sub->path(), ec), e2; !ec && f != e2; f.increment(ec)) {
-            const std::string name = f->path().filename().string();
+    int d2 = openat(data_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR* top = d2 >= 0 ? fdopendir(d2) : nullptr;
+    if (!top) {
+        if (d2 >= 0) ::close(d2);
+        return out;
+    }
+    std::vector<std::string> buckets;
+    while (dirent* e = readdir(top))
+        if (std::strlen(e->d_name) == 2) buckets.push_back(e->d_name);
+    closedir(top);
+    for (const auto& b : buckets) {
+        int bfd = openat(data_, b.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (bfd < 0) continue;
+        struct stat bs;
+        int b2 = dup(bfd);
+        DIR* d = (fstat(bfd, &bs) == 0 && trusted_dir(bs) && b2 >= 0) ? fdopendir(b2) : nullptr;
+        if (!d) {
+            if (b2 >= 0) ::close(b2);
+            ::close(bfd);
+            continue;
+        }
+        while (dirent* e = readdir(d)) {
+            const std::string name = e->d_name;
             if (name.size() != 64 || name.find('.') != std::string::npos) continue;
             Scanned s;
-            s.base = f->path().string();
-            struct stat st, mst;
-            if (::stat(s.base.c_str(), &st) != 0) continue;
-            s.bytes = static_cast<uint64_t>(st.st_size);
-            s.meta = read_meta(s.base + ".meta");
-            s.last_use = ::stat((s.base + ".meta").c_str(), &mst) == 0 ? mtime_ns(mst) : 0;
+            s.bucket = b;
+            s.key = name;
+            struct stat st, ms;
+            if (fstatat(bfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+            s.bytes = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+            std::optional<std::string> text = slurp_at(bfd, name + ".meta", &ms);
+            if (text) {
+                s.meta = parse_meta(*text);
+                s.last_use = mtime_ns(ms);
+            }
+            s.trusted = s.meta && trusted_file(st, true) && trusted_file(ms, true);
             out.push_back(std::move(s));
         }
-        ec.clear();
+        closedir(d);
+        ::close(bfd);
     }
     return out;
 }
 
-/// Removes an entry if no process uses it (exclusive lock without waiting). `before` runs once
-/// the lock is held and before anything is removed (the log line comes first, so a process
-/// killed halfway never hides an eviction from the log).
-bool evict_entry(const std::string& base, const std::function<void()>& before = {}) {
-    int fd = ::open((base + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0664);
-    if (fd < 0) return false;
+bool NetCache::evict(const Scanned& s, bool log_it) {
+    // Removed only if no process uses it (exclusive lock without waiting); the log line comes
+    // first, so a process killed halfway never hides an eviction from the log.
+    int bfd = openat(data_, s.bucket.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (bfd < 0) return false;
     bool done = false;
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        if (before) before();
-        ::unlink((base + ".meta").c_str());
-        ::unlink(base.c_str());
+    int fd = open_lock(bfd, s.key + ".lock");
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        if (log_it)
+            log("evict " + (s.meta ? s.meta->path : cfg_.dir + "/data/" + s.bucket + "/" + s.key) + " (" +
+                std::to_string(s.bytes) + " bytes)");
+        unlinkat(bfd, (s.key + ".meta").c_str(), 0);
+        unlinkat(bfd, s.key.c_str(), 0);
         done = true;
     }
-    ::close(fd);
+    if (fd >= 0) ::close(fd);
+    ::close(bfd);
     return done;
 }
 
-}  // namespace
-
 void NetCache::trim(uint64_t room) {
     if (!enabled_) return;
-    // Copies abandoned by dead processes.
-    std::error_code ec;
-    for (fs::directory_iterator f(cfg_.dir + "/tmp", ec), end; !ec && f != end; f.increment(ec)) {
-        const std::string name = f->path().filename().string();
-        auto dot = name.rfind(".tmp");
-        auto pdot = name.rfind('.', dot == std::string::npos ? std::string::npos : dot - 1);
-        if (dot == std::string::npos || pdot == std::string::npos) continue;
-        long pid = std::strtol(name.c_str() + pdot + 1, nullptr, 10);
-        if (!pid_alive(pid)) fs::remove_all(f->path(), ec);
+    // Temporaries of dead processes: copies in tmp/, .meta and stats temporaries.
+    sweep_temps(tmp_);
+    sweep_temps(root_);
+    std::vector<Scanned> all = scan();
+    {
+        std::vector<std::string> seen;
+        for (const auto& s : all)
+            if (std::find(seen.begin(), seen.end(), s.bucket) == seen.end()) {
+                seen.push_back(s.bucket);
+                if (int bfd = openat(data_, s.bucket.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                    bfd >= 0) {
+                    sweep_temps(bfd);
+                    ::close(bfd);
+                }
+            }
     }
-    // .meta temporaries (KEY.meta.PID.tmp) left by processes killed while writing them.
-    for (fs::directory_iterator sub(cfg_.dir + "/data", ec), end; !ec && sub != end; sub.increment(ec)) {
-        std::error_code ec2;
-        for (fs::directory_iterator f(sub->path(), ec2), e2; !ec2 && f != e2; f.increment(ec2)) {
-            const std::string name = f->path().filename().string();
-            auto m = name.find(".meta.");
-            if (m == std::string::npos || name.size() < 4 || name.compare(name.size() - 4, 4, ".tmp") != 0) continue;
-            if (!pid_alive(std::strtol(name.c_str() + m + 6, nullptr, 10))) fs::remove(f->path(), ec2);
-        }
-    }
-    ec.clear();
-    std::vector<Scanned> all = scan(cfg_.dir);
     uint64_t total = 0;
     for (const auto& s : all) total += s.bytes;
     const uint64_t limit = cfg_.size > room ? cfg_.size - room : 0;
     if (total <= limit) return;
     std::sort(all.begin(), all.end(), [](const Scanned& a, const Scanned& b) {
-        // Entries without valid metadata go first, then least recently used.
-        if (a.meta.has_value() != b.meta.has_value()) return !a.meta.has_value();
+        // Entries that cannot be used go first, then least recently used.
+        if (a.trusted != b.trusted) return !a.trusted;
         return a.last_use < b.last_use;
     });
     for (const auto& s : all) {
         if (total <= limit) break;
-        if (evict_entry(s.base, [&] {
-                log("evict " + (s.meta ? s.meta->path : s.base) + " (" + std::to_string(s.bytes) + " bytes)");
-            }))
-            total -= s.bytes;
+        if (evict(s, true)) total -= s.bytes;
     }
 }
 
 NetCacheStats NetCache::stats() const {
     NetCacheStats s;
-    std::ifstream in(cfg_.dir + "/stats");
+    std::istringstream in(slurp_at(root_, "stats").value_or(""));
     std::string k;
     uint64_t v;
     while (in >> k >> v) {
@@ -495,8 +771,8 @@ NetCacheStats NetCache::stats() const {
         else if (k == "copies") s.copies = v;
         else if (k == "bytes_saved") s.bytes_saved = v;
     }
-    for (const auto& e : scan(cfg_.dir))
-        if (e.meta) {
+    for (const auto& e : scan())
+        if (e.trusted) {
             ++s.entries;
             s.bytes += e.bytes;
         }
@@ -505,29 +781,23 @@ NetCacheStats NetCache::stats() const {
 
 std::vector<NetCacheEntry> NetCache::list() const {
     std::vector<NetCacheEntry> out;
-    for (const auto& e : scan(cfg_.dir))
-        if (e.meta) out.push_back(NetCacheEntry{e.meta->path, e.bytes, e.last_use});
+    for (const auto& e : scan())
+        if (e.trusted) out.push_back(NetCacheEntry{e.meta->path, e.bytes, e.last_use});
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.last_use > b.last_use; });
     return out;
 }
 
 size_t NetCache::purge() {
     size_t n = 0;
-    for (const auto& e : scan(cfg_.dir)) n += evict_entry(e.base);
-    ::unlink((cfg_.dir + "/stats").c_str());
+    for (const auto& e : scan()) n += evict(e, false);
+    unlinkat(root_, "stats", 0);
     return n;
 }
 
 std::string NetCache::staging_dir() {
-    if (!enabled_) return "";
-    if (staging_.empty()) {
-        // Named NAME.PID.tmp like partial copies, so trim() sweeps it once the process is gone.
-        for (int attempt = 0; attempt < 16 && staging_.empty(); ++attempt) {
-            std::string name = cfg_.dir + "/tmp/out" + std::to_string(std::rand()) + "." + std::to_string(getpid()) + ".tmp";
-            if (::mkdir(name.c_str(), 0775) == 0) staging_ = name;
-        }
-    }
-    return staging_;
+    // Outputs are staged in tmp/ (sticky, verified at open) in private, locked directories of
+    // their own (exec::OutputStage), swept like any other stage once their process is gone.
+    return enabled_ ? cfg_.dir + "/tmp" : std::string();
 }
 
 }  // namespace mtool::cache

@@ -330,7 +330,7 @@ OutputStage::OutputStage(const std::string& user_path, bool single, bool native,
                             : !single           ? parent_dir(user_path)
                             : device            ? cache::temporary_dir()
                                                 : parent_dir(dest_.final);
-    if (local_root.empty()) sweep_stale_stages(dir);
+    sweep_stale_stages(dir);
     auto make = [](const std::string& in) {
         std::string tmpl = in + "/.mtool-" + std::to_string(getpid()) + "-XXXXXX";
         std::vector<char> buf(tmpl.begin(), tmpl.end());

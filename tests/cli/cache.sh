@@ -74,7 +74,7 @@ if mount -t tmpfs -o size=512k tmpfs small 2>/dev/null; then
   check "ENOSPC: spill file gone" [ -z "$(ls -A small)" ]
   umount small
 else
-  echo "SKIP: cannot mount a small tmpfs here (ENOSPC test)"
+  skip "cannot mount a small tmpfs here (ENOSPC test)"
 fi
 
 # kill -9 in the middle of a spilled job: the unlinked spill file vanishes with the process;

@@ -37,17 +37,17 @@ check "netcache:exclude wins" bash -c "! grep -q 'hit\|copy' <<<'$log'"
 check "purge empties the cache" [ "$(entries)" = 0 ]
 # The directory from policy.xml or MTOOL_NETCACHE_DIR; -ping never copies.
 mkdir -p pol && printf '<policymap>\n  <policy domain="cache" name="netcache-dir" value="%s"/>\n</policymap>\n' "$W/pcache" > pol/policy.xml
-log=$(MAGICK_CONFIGURE_PATH=$W/pol "$MTOOL" -debug netcache -define netcache:paths=$W/local local/x.jpg ppm:/dev/null 2>&1 >/dev/null)
+log=$(MAGICK_CONFIGURE_PATH=$W/pol "$MTOOL" -debug netcache -define netcache:paths=$W/local local/x.jpg null: 2>&1 >/dev/null)
 check "policy.xml netcache-dir" grep -q "^netcache: copy $W/local/x.jpg -> $W/pcache/" <<<"$log"
-log=$(MTOOL_NETCACHE_DIR=$W/ecache "$MTOOL" -debug netcache -define netcache:paths=$W/local local/x.jpg ppm:/dev/null 2>&1 >/dev/null)
+log=$(MTOOL_NETCACHE_DIR=$W/ecache "$MTOOL" -debug netcache -define netcache:paths=$W/local local/x.jpg null: 2>&1 >/dev/null)
 check "MTOOL_NETCACHE_DIR" grep -q "^netcache: copy $W/local/x.jpg -> $W/ecache/" <<<"$log"
 log=$("$MTOOL" -debug netcache -define netcache:dir=$W/pingcache -define netcache:paths=$W/local -ping local/x.jpg info: 2>&1 >/dev/null)
 check "-ping copies nothing" bash -c "! grep -q copy <<<'$log'"
 check "cache directory is rwxrwxr-x" [ "$(stat -c %a $C)" = 775 ]
 
 if ! command -v bindfs >/dev/null || ! bindfs "$W/src" "$MNT" 2>/dev/null; then
-  echo "SKIP: bindfs/FUSE not available: FUSE tests skipped"
-  finish; exit
+  skip "bindfs/FUSE not available: FUSE tests skipped"
+  finish; exit $?
 fi
 check "bindfs mount is FUSE" grep -qi fuse <<<"$(stat -f -c %T "$MNT")"
 "$MTOOL" src/a/x.jpg -resize 50% ppm:ref.ppm
@@ -84,11 +84,11 @@ check "same name, other directory: own entry" [ "$(entries)" = 2 ]
 check "same name, other directory: right content" same_ppm bx.ppm bref.ppm
 
 # Lowering the size evicts least recently used first.
-for f in y z; do nc "$MNT/a/$f.jpg" ppm:/dev/null >/dev/null; sleep 0.05; done
-nc "$MNT/b/x.jpg" ppm:/dev/null >/dev/null   # used last
+for f in y z; do nc "$MNT/a/$f.jpg" null: >/dev/null; sleep 0.05; done
+nc "$MNT/b/x.jpg" null: >/dev/null   # used last
 size_a=$(stat -c %s src/a/x.jpg); size_b=$(stat -c %s src/b/x.jpg); size_z=$(stat -c %s src/a/z.jpg)
 keep=$(( size_b + size_z + 10 ))
-log=$("$MTOOL" -debug netcache -define netcache:dir=$C -define netcache:size=$keep src/b/x.jpg ppm:/dev/null 2>&1 >/dev/null)
+log=$("$MTOOL" -debug netcache -define netcache:dir=$C -define netcache:size=$keep src/b/x.jpg null: 2>&1 >/dev/null)
 listing=$("$MTOOL" netcache list -define netcache:dir=$C)
 check "lower size: least recent (a/x) evicted first" grep -q "evict $MNT/a/x.jpg" <<<"$log"
 check "lower size: most recent kept" grep -q "$MNT/b/x.jpg" <<<"$listing"
@@ -109,7 +109,7 @@ mkdir -p ro full
 if mount -t tmpfs -o ro,size=1m tmpfs ro 2>/dev/null; then
   "$MTOOL" -define netcache:dir=$W/ro/c "$MNT/a/x.jpg" ppm:e2.ppm 2>/dev/null; rc=$?
   check "read-only cache dir: job succeeds" [ $rc = 0 ] && same_ppm e2.ppm tref.ppm
-else echo "SKIP: cannot mount a read-only tmpfs"; fi
+else skip "cannot mount a read-only tmpfs"; fi
 if mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
   $IM -size 600x600 plasma: -quality 98 src/a/big.jpg
   log=$("$MTOOL" -debug netcache -define netcache:dir=$W/full/c "$MNT/a/big.jpg" ppm:e3.ppm 2>&1); rc=$?
@@ -117,7 +117,7 @@ if mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
   check "disk full during copy: job succeeds" [ $rc = 0 ] && same_ppm e3.ppm bigref.ppm
   check "disk full during copy: logged" grep -q "No space left on device" <<<"$log"
   check "disk full during copy: no partial file" [ -z "$(ls -A full/c/tmp)" ]
-else echo "SKIP: cannot mount a small tmpfs (disk full test)"; fi
+else skip "cannot mount a small tmpfs (disk full test)"; fi
 meta=$(grep -l "$MNT/b/x.jpg" $C/data/*/*.meta | head -1)
 echo garbage > "$meta"; echo "garbage ~~" > $C/stats
 log=$(nc "$MNT/b/x.jpg" ppm:c1.ppm)

@@ -14,7 +14,7 @@ cleanup() { pkill -9 -f "netcache:dir=$W/cache" 2>/dev/null; fusermount -u "$MNT
 trap cleanup EXIT
 cd "$W"; mkdir -p src mnt out log ref
 if ! command -v bindfs >/dev/null || ! bindfs "$W/src" "$MNT" 2>/dev/null; then
-  echo "SKIP: bindfs/FUSE not available: network cache stress test skipped"; finish; exit
+  skip "bindfs/FUSE not available: network cache stress test skipped"; finish; exit $?
 fi
 N=10
 total=0

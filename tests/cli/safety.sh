@@ -217,6 +217,98 @@ check "a stage removed mid-write: exit 1 (got $rc)" [ $rc = 1 ]
 check "a stage removed mid-write: no output" [ ! -e gone.png ]
 cd "$W"
 
+# ---- 5. The network cache trusts no one ----------------------------------------------------
+# PPM originals: a planted or corrupted copy of the same size still decodes, so a cache that
+# served it would show other pixels.
+mkdir -p slow; $IM -size 200x150 plasma: slow/orig.ppm; $IM -size 200x150 gradient:blue-yellow slow/evil.ppm
+"$MTOOL" slow/orig.ppm ppm:want.ppm
+NC="-define netcache:paths=$W/slow"
+# plant DIR: as the current user, writes an entry for slow/orig.ppm whose .meta matches the
+# original (path, size, mtime, inode, device and the SHA-256 of the planted bytes: all public).
+plant() {
+  python3 - "$1" "$W/slow/orig.ppm" "$W/slow/evil.ppm" <<'PY'
+import hashlib, os, sys
+d, orig, evil = sys.argv[1:]
+p = os.path.realpath(orig); st = os.stat(p); key = hashlib.sha256(p.encode()).hexdigest()
+b = os.path.join(d, "data", key[:2]); os.makedirs(b, exist_ok=True)
+data = open(evil, "rb").read()[:st.st_size].ljust(st.st_size, b"\0")
+open(os.path.join(b, key), "wb").write(data)
+open(os.path.join(b, key + ".meta"), "w").write("mtool-netcache 2\n%s\n%d %d %d %d\nsha256 %s\n" % (
+    p, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, hashlib.sha256(data).hexdigest()))
+print(os.path.join(b, key))
+PY
+}
+nc_run() {  # nc_run DIR out.ppm [more args]: a cached read of slow/orig.ppm (20 s at most)
+  local d=$1 out=$2; shift 2
+  timeout 20 "$MTOOL" -debug netcache -define netcache:dir="$d" $NC "$@" slow/orig.ppm ppm:"$out" 2>&1
+}
+# A cache directory that is writable by others is refused; the original is read.
+mkdir -p c_open; chmod 0777 c_open
+log=$(nc_run c_open o1.ppm); rc=$?
+check "cache dir writable by others: refused with a warning" grep -q "writable by others" <<<"$log"
+check "cache dir writable by others: job succeeds with the original's pixels" sh -c "[ $rc = 0 ] && cmp -s o1.ppm want.ppm"
+check "cache dir writable by others: nothing cached" [ ! -e c_open/data ]
+# netcache:dir through a symlink to a private directory: never opened up.
+mkdir -p private; chmod 0700 private; ln -sfn private c_link
+nc_run c_link o2.ppm >/dev/null
+check "netcache:dir symlink to a 0700 dir: stays 0700 ($(stat -c %a private))" [ "$(stat -c %a private)" = 700 ]
+check "netcache:dir symlink: the cache works (copy made)" [ -d private/data ]
+# Corrupted copy (same size, other bytes): not served.
+C=$W/c_own
+nc_run $C o3.ppm >/dev/null
+data=$(find $C/data -type f ! -name '*.*' | head -1)
+printf 'XXXXXXXX' | dd of="$data" bs=1 seek=2000 conv=notrunc 2>/dev/null
+log=$(nc_run $C o4.ppm)
+check "corrupted copy: not served" sh -c "cmp -s o4.ppm want.ppm"
+check "corrupted copy: detected and copied again" grep -q "corrupt or untrusted copy" <<<"$log"
+# A private original is cached private.
+chmod 0600 slow/orig.ppm; rm -rf $C; nc_run $C o5.ppm >/dev/null
+data=$(find $C/data -type f ! -name '*.*' | head -1)
+check "0600 original: the copy is 0600 ($(stat -c %a "$data"))" [ "$(stat -c %a "$data")" = 600 ]
+chmod 0644 slow/orig.ppm
+# Two lock names that are one inode (a planted hard link): no self-deadlock.
+rm -rf $C; nc_run $C o6.ppm >/dev/null
+lock=$(ls $C/data/*/*.lock | head -1); rm -f $C/stats.lock; ln "$lock" $C/stats.lock
+touch slow/orig.ppm; nc_run $C o7.ppm >/dev/null; rc=$?
+check "stats.lock hard-linked to an entry lock: no deadlock (rc $rc)" [ $rc = 0 ]
+check "stats.lock hard-linked to an entry lock: right pixels" cmp -s o7.ppm want.ppm
+if [ $HAVE_USER = 1 ]; then
+  chmod 755 slow; chmod 644 slow/*.ppm
+  # Another user pre-creates the cache directory and plants an entry.
+  mkdir -p c_theirs; chown "$OTHER_UID:$OTHER_GID" c_theirs; chmod 0775 c_theirs
+  as_other bash -c "$(declare -f plant); W=$W plant $W/c_theirs" >/dev/null
+  log=$(nc_run c_theirs o8.ppm); rc=$?
+  check "cache dir of another user: refused with a warning" grep -q "belongs to another user" <<<"$log"
+  check "cache dir of another user: the original's pixels, not the planted ones" sh -c "[ $rc = 0 ] && cmp -s o8.ppm want.ppm"
+  # Our own group-writable cache: another user of the group plants an entry and symlinked locks.
+  rm -rf $C; nc_run $C o9.ppm >/dev/null; chgrp -R "$OTHER_GID" $C; chmod -R g+w $C/data; chmod g+w $C
+  find $C/data -name '*.meta' -delete; find $C/data -type f ! -name '*.lock' -delete
+  planted=$(as_other bash -c "$(declare -f plant); W=$W plant $C")
+  check "test setup: the other user planted an entry" [ -n "$planted" ]
+  echo secret > secret; chmod 0600 secret
+  as_other ln -sf "$W/secret" "$C/stats.lock.new" 2>/dev/null
+  rm -f $C/stats.lock; as_other ln -s "$W/secret" "$C/stats.lock"
+  lock="$planted.lock"; rm -f "$lock"; as_other ln -s "$W/secret" "$lock"
+  log=$(nc_run $C o10.ppm); rc=$?
+  check "planted entry in a group cache: not trusted (rc $rc)" sh -c "[ $rc = 0 ] && cmp -s o10.ppm want.ppm"
+  check "symlinked lock files: the private file's mode is unchanged ($(stat -c %a secret))" [ "$(stat -c %a secret)" = 600 ]
+  check "symlinked lock files: the private file is unchanged" [ "$(cat secret)" = secret ]
+  # netcache:shared=group trusts the group's entries, but never beyond the original's access.
+  rm -rf $C; mkdir -p $C; chgrp "$OTHER_GID" $C; chmod 2775 $C
+  chmod 0600 slow/orig.ppm
+  nc_run $C o11.ppm -define netcache:shared=group >/dev/null
+  mkdir -p theirs_out; chown "$OTHER_UID" theirs_out
+  log=$(as_other timeout 20 "$MTOOL" -debug netcache -define netcache:dir=$C -define netcache:shared=group $NC \
+          slow/orig.ppm ppm:$W/theirs_out/o12.ppm 2>&1); rm_=$?
+  ei=$(as_other $IM slow/orig.ppm ppm:$W/theirs_out/o13.ppm 2>&1); ri=$?
+  check "shared group cache: a user who cannot read the original gets ImageMagick's error ($rm_ vs $ri)" \
+    sh -c "[ $rm_ = $ri ] && [ ! -s $W/theirs_out/o12.ppm ]"
+  check "shared group cache: no hit for a user who cannot read the original" bash -c '! grep -q "^netcache: hit" <<<"$1"' _ "$log"
+  chmod 0644 slow/orig.ppm
+else
+  skip "no second user: planted netcache entries not tested"
+fi
+
 # ---- 6. Valid inputs that crashed ----------------------------------------------------------------
 for spec in "-size 1000x1000 gradient:red-blue" "-size 900x700 gradient:red-blue -depth 16" \
             "-size 800x600 gradient: -colorspace Gray" "-size 700x500 gradient:red-blue -alpha set -channel A -evaluate set 50% +channel" \

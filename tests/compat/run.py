@@ -153,7 +153,7 @@ def main():
     shared = opts.shared or find_shared(os.path.dirname(__file__))
     if not shared or not os.path.exists(os.path.join(shared, "corpus.txt")):
         print("compat: shared/compat not found; SKIPPED")
-        return 0
+        return 77
     mtool = os.path.abspath(opts.mtool)
     work = os.path.abspath(opts.work)
     inputs = os.path.join(work, "inputs")
