@@ -4,6 +4,7 @@
 
 #include <strings.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -69,6 +70,38 @@ int run_convert(Context& ctx, std::vector<std::string>& args) {
     return engine.convert(args);
 }
 
+/// Whether an identify -format string needs nothing but what a header read gives (so a native
+/// codec may ping): one-letter escapes other than %k (colours), %r (class), %# and %@, and
+/// %[...] names of attributes, file properties and metadata, never statistics or pixels.
+static bool header_only_format(const std::string& f) {
+    static const std::string letters = "bcdefghilmnopqstuwxyzABCDFGHMNOPQSTUWXYZ%";
+    static const char* const names[] = {"width", "height", "page", "magick", "base", "basename", "directory",
+                                        "extension", "filename", "input", "name", "scene", "scenes",
+                                        "orientation", "resolution.x", "resolution.y", "units", "compression",
+                                        "quality", "depth", "channels", "colorspace", "size", "copyright",
+                                        "version", "printsize.x", "printsize.y", "comment", "label"};
+    static const char* const prefixes[] = {"exif:", "date:", "png:", "jpeg:", "jp2:", "icc:", "iptc:", "xmp:",
+                                           "tiff:", "option:", "artifact:", "filename:"};
+    for (size_t i = 0; i < f.size(); ++i) {
+        if (f[i] != '%') continue;
+        if (++i >= f.size()) break;
+        if (f[i] == '[') {
+            size_t end = f.find(']', i);
+            if (end == std::string::npos) return false;
+            std::string name = f.substr(i + 1, end - i - 1);
+            for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            bool ok = false;
+            for (const char* n : names) ok |= name == n;
+            for (const char* p : prefixes) ok |= name.rfind(p, 0) == 0;
+            if (!ok) return false;
+            i = end;
+        } else if (std::isdigit(static_cast<unsigned char>(f[i])) || letters.find(f[i]) == std::string::npos) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int run_identify(Context& ctx, std::vector<std::string>& raw) {
     int status = 0;
     if (handle_info_option(ctx, raw, status)) return status;
@@ -83,6 +116,11 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
     bool verbose = false;
     bool any_file = false;
     ctx.netcache_reads = false;
+    // ImageMagick pings until the first option, and reads pixels after any option but -ping.
+    // Native codecs report the same header facts either way, so they keep pinging unless the
+    // output needs pixels (-verbose, statistics escapes).
+    info->ping = MagickTrue;
+    ctx.native_ping = true;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (magick::is_command_option(a)) {
@@ -96,13 +134,19 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
             if (a == "+verbose") verbose = false;
             ctx.native_reads = !verbose;
             ctx.netcache_reads = verbose;
+            info->ping = MagickFalse;
             if (a == "-quiet") ctx.quiet = true;
             if (a == "-regard-warnings") ctx.regard_warnings = true;
             ok &= apply_settings(info.get(), tokens, ctx);
+            if (a == "-ping") info->ping = MagickTrue;
             i += oi.arity;
             continue;
         }
         any_file = true;
+        {
+            const char* format = GetImageOption(info.get(), "format");
+            ctx.native_ping = !verbose && (!format || header_only_format(format));
+        }
         exec::ImageList images;
         if (!engine.read(info.get(), a, images)) ok = false;
         const char* format = GetImageOption(info.get(), "format");

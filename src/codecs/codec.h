@@ -18,6 +18,9 @@ struct ReadRequest {
     /// Geometry of a `-thumbnail` that follows the read directly: a codec may decode at a
     /// reduced resolution that stays at least twice that size.
     std::string shrink_hint = {};
+    /// A header read standing in for a full read (identify with options ImageMagick would decode
+    /// for): the shell reports what that read would, e.g. the file size.
+    bool stand_in = false;
 };
 
 struct WriteRequest {

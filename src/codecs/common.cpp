@@ -1,6 +1,9 @@
 #include "src/codecs/common.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstring>
 
 namespace mtool::codecs {
 
@@ -26,7 +29,9 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     info->ping = MagickTrue;
     info->verbose = MagickFalse;  // a verbose read would print an identify line
     magick::Exception ex;
-    ::Image* image = PingImage(info.get(), ex);
+    // ReadImage with ping set, as identify does: the coder stops after the header. (PingImage
+    // streams every pixel through a discarding sink: slow, and bound by the pixel limits.)
+    ::Image* image = ReadImage(info.get(), ex);
     Diagnostics warnings;
     bool error = ex.drain(warnings);
     if (!image || error) {
@@ -45,6 +50,25 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     // its attributes.
     magick::ImagePtr shell = shell_like(image, static_cast<int>(image->columns), static_cast<int>(image->rows));
     shell->ping = MagickFalse;
+    if (shell->extent == 0 && req.stand_in) {
+        // What %b reports after ImageMagick's full read (some of its pings leave it 0).
+        struct stat st;
+        if (::stat(req.path.c_str(), &st) == 0) shell->extent = static_cast<MagickSizeType>(st.st_size);
+    }
+    if (req.info->ping && image->storage_class == PseudoClass && image->colors > 0) {
+        // A header read reports the file's palette as ImageMagick's ping does (`17c' in identify);
+        // a decode makes the image DirectClass.
+        // (The colormap is copied, not acquired: AcquireImageColormap would sync a pixel cache
+        // of the full size, bound by the area limit.)
+        ::Image* sh = shell.get();
+        sh->colormap = static_cast<PixelPacket*>(AcquireQuantumMemory(image->colors, sizeof(PixelPacket)));
+        if (sh->colormap) {
+            if (image->colormap) std::memcpy(sh->colormap, image->colormap, image->colors * sizeof(PixelPacket));
+            else std::memset(sh->colormap, 0, image->colors * sizeof(PixelPacket));
+            sh->colors = image->colors;
+            sh->storage_class = PseudoClass;
+        }
+    }
     DestroyImage(image);
     return shell;
 }

@@ -23,6 +23,9 @@ struct Context {
     bool precise = true;
     bool native_reads = true;      ///< false: decode through ImageMagick (identify -verbose wants its
                                    ///< full reader's properties and statistics)
+    bool native_ping = false;      ///< native codecs read headers only: identify reports nothing
+                                   ///< their pixels would change (ImageMagick reads them anyway
+                                   ///< once any option is given)
 
     /// Exit status the way ImageMagick computes it.
     int exit_status(bool ok) const {

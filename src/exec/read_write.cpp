@@ -141,7 +141,13 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                     check_time_limit();
                     ctx_.threads = thread_limit();
                     cache::set_current_label(shown);
-                    codecs::ReadRequest req{t.path, nullptr, info, ctx_, shrink_hint};
+                    magick::InfoPtr pinging;
+                    if (ctx_.native_ping && !info->ping) {
+                        pinging = magick::clone_info(info);
+                        pinging->ping = MagickTrue;
+                    }
+                    codecs::ReadRequest req{t.path, nullptr, pinging ? pinging.get() : info, ctx_, shrink_hint,
+                                            pinging != nullptr};
                     out.push_back(codec->read(req));
                     return true;
                 } catch (const Error& e) {

@@ -333,4 +333,31 @@ done
 run_both -size 10x10 xc:white -background nosuchcolor -extent 20x20 m.png
 check "unknown -background: exit as ImageMagick ($RC_M vs $RC_I)" [ $RC_M = $RC_I ]
 
+# ---- 7. identify reads headers where ImageMagick pings -------------------------------------------
+python3 - <<'PY'
+import struct, zlib
+w, h = 16000, 8000   # a PNG bomb: 128 MP of zeros in 125 KB
+c = zlib.compressobj(9); row = b"\0" * (w + 1)
+raw = b"".join(c.compress(row) for _ in range(h)) + c.flush()
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+open("bomb.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+                             chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+PY
+"$MTOOL" -size 1000x1000 xc:gray -scale 1600% -quality 50 big16k.jpg
+for args in "bomb.png" "-format %w:%h:%z:%m\n bomb.png" "big16k.jpg" "-format %w:%h:%Q:%[colorspace]\n big16k.jpg"; do
+  out=$( { /usr/bin/time -f "%e %M" "$MTOOL" identify $args > id.out; } 2>&1 | tail -1); rc=$?
+  secs=${out%% *}; kb=${out##* }
+  check "identify $args: headers only (${secs}s, ${kb} KB)" awk -v s="$secs" -v k="$kb" 'BEGIN{exit !(s < 1 && k < 60000)}'
+  check "identify $args: exit 0 and output" test -s id.out
+done
+# The same text as ImageMagick's identify (timings aside), pinged or read, for every native layout.
+$IM rose: -colors 16 pal.png; $IM rose: -colorspace gray g.png; $IM rose: -depth 16 r16.png; $IM rose: -alpha set ra.png
+$IM rose: -interlace plane prog.jpg; $IM rose: -colorspace cmyk cmyk.jpg; $IM rose: r.jp2
+for f in pal.png g.png r16.png ra.png il.png ref.jpg prog.jpg cmyk.jpg r.jp2 ref.gif ref.tif; do
+  for fmt in "" "-quiet" "-format %w:%h:%z:%m:%[channels]:%[colorspace]:%b:%Q:%[exif:*]\n" "-format %k:%[mean]\n"; do
+    a=$(/usr/bin/identify $fmt $f 2>&1 | sed 's/ [0-9.]*u [0-9:.]*$//'); b=$("$MTOOL" identify $fmt $f 2>&1 | sed 's/ [0-9.]*u [0-9:.]*$//')
+    check "identify $fmt $f: as ImageMagick ($b | $a)" [ "$a" = "$b" ]
+  done
+done
+
 finish
