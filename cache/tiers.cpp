@@ -167,6 +167,17 @@ void TierManager::charge(Tier t, int64_t delta) {
     st.peak = std::max(st.peak, *u);
 }
 
+void TierManager::reserve(uint64_t bytes) {
+    std::lock_guard lock(mu_);
+    charge(Tier::memory, static_cast<int64_t>(bytes));
+    make_room(0);
+}
+
+void TierManager::release(uint64_t bytes) {
+    std::lock_guard lock(mu_);
+    charge(Tier::memory, -static_cast<int64_t>(bytes));
+}
+
 Strip* TierManager::create(uint64_t bytes, bool disk_only) {
     auto* s = new Strip;
     s->bytes = bytes;

@@ -81,6 +81,12 @@ public:
     /// The owner is gone: freed now or when its last pin goes.
     void destroy(Strip* s);
 
+    /// Working memory of an operator (kernel rings, scratch rows) counts against the MEMORY
+    /// budget like strips do: strips are evicted to make room. Like pinned strips it is a floor
+    /// the budget cannot push below (callers size it from the budget).
+    void reserve(uint64_t bytes);
+    void release(uint64_t bytes);
+
     TierStats stats(Tier t) const;
     /// -debug cache: per-tier counters.
     void report(std::FILE* out) const;
@@ -108,6 +114,26 @@ private:
     int fault_countdown_ = 0, fault_errno_ = 0;
     std::string pending_error_;  ///< a spill failure met while unpinning, thrown by the next pin
     int pending_severity_ = 0;
+};
+
+/// A reservation of operator working memory, released when it goes (see TierManager::reserve).
+class Scratch {
+public:
+    Scratch() = default;
+    Scratch(TierManager& m, uint64_t bytes) : m_(&m), bytes_(bytes) { m.reserve(bytes); }
+    Scratch(Scratch&& o) noexcept : m_(o.m_), bytes_(o.bytes_) { o.m_ = nullptr; }
+    Scratch& operator=(Scratch&& o) noexcept {
+        std::swap(m_, o.m_);
+        std::swap(bytes_, o.bytes_);
+        return *this;
+    }
+    ~Scratch() {
+        if (m_) m_->release(bytes_);
+    }
+
+private:
+    TierManager* m_ = nullptr;
+    uint64_t bytes_ = 0;
 };
 
 struct Strip {

@@ -345,7 +345,7 @@ open("bomb.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("
 PY
 "$MTOOL" -size 1000x1000 xc:gray -scale 1600% -quality 50 big16k.jpg
 for args in "bomb.png" "-format %w:%h:%z:%m\n bomb.png" "big16k.jpg" "-format %w:%h:%Q:%[colorspace]\n big16k.jpg"; do
-  out=$( { /usr/bin/time -f "%e %M" "$MTOOL" identify $args > id.out; } 2>&1 | tail -1); rc=$?
+  /usr/bin/time -o rss.txt -f "%e %M" "$MTOOL" identify $args > id.out; out=$(tail -1 rss.txt)
   secs=${out%% *}; kb=${out##* }
   check "identify $args: headers only (${secs}s, ${kb} KB)" awk -v s="$secs" -v k="$kb" 'BEGIN{exit !(s < 1 && k < 60000)}'
   check "identify $args: exit 0 and output" test -s id.out
@@ -358,6 +358,22 @@ for f in pal.png g.png r16.png ra.png il.png ref.jpg prog.jpg cmyk.jpg r.jp2 ref
     a=$(/usr/bin/identify $fmt $f 2>&1 | sed 's/ [0-9.]*u [0-9:.]*$//'); b=$("$MTOOL" identify $fmt $f 2>&1 | sed 's/ [0-9.]*u [0-9:.]*$//')
     check "identify $fmt $f: as ImageMagick ($b | $a)" [ "$a" = "$b" ]
   done
+done
+
+# ---- 8. Limits that limit: impossible kernels get ImageMagick's error, kernel buffers count --------
+for op in "-gaussian-blur 99999" "-gaussian-blur 99999x1" "-blur 0x99999" "-blur 99999x1" "-gaussian-blur 0x99999" \
+          "-sharpen 0x99999" "-unsharp 0x99999" "-sharpen 99999"; do
+  rm -f m.png i.png
+  /usr/bin/time -o rss.txt -f "%M" "$MTOOL" -limit memory 16MiB rose: $op m.png 2>m.err; out=$(tail -1 rss.txt)
+  $IM -limit memory 16MiB rose: $op i.png 2>i.err
+  check "-limit memory 16MiB $op: ImageMagick's messages" cmp -s <(sed 's/^mtool:/convert:/' m.err) i.err
+  check "-limit memory 16MiB $op: the same image as ImageMagick" sh -c '[ "$(/usr/bin/compare -metric AE m.png i.png null: 2>&1)" = 0 ]'
+  check "-limit memory 16MiB $op: peak RSS $out KB < 48 MB" [ "$out" -lt 49152 ]
+done
+$IM -size 800x600 plasma: -seed 1 b800.png 2>/dev/null
+for op in "-blur 0x600" "-unsharp 0x300" "-gaussian-blur 0x100" "-sharpen 0x60"; do
+  /usr/bin/time -o rss.txt -f "%M" "$MTOOL" -limit memory 16MiB b800.png $op m.png; out=$(tail -1 rss.txt)
+  check "800x600 $op under -limit memory 16MiB: peak RSS $out KB < 48 MB" [ "$out" -lt 49152 ]
 done
 
 finish
