@@ -1,7 +1,10 @@
 #include "cache/tiers.h"
 
+#include "src/core/magick.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,9 +45,30 @@ uint8_t* anonymous(uint64_t bytes) {
 }  // namespace
 
 std::string temporary_dir() {
-    for (const char* var : {"MAGICK_TEMPORARY_PATH", "TMPDIR"})
-        if (const char* v = std::getenv(var); v && *v) return v;
-    return "/tmp";
+    // ImageMagick's GetPathTemplate: the registry's temporary-path (-define
+    // registry:temporary-path=DIR), else the first of MAGICK_TEMPORARY_PATH, MAGICK_TMPDIR and
+    // TMPDIR that is set, else /tmp; the policy's resource:temporary-path overrides all of them.
+    // A choice that is not an existing directory means the current directory (ImageMagick's
+    // files then get relative names), not the next candidate.
+    std::string dir;
+    {
+        ExceptionInfo* ex = AcquireExceptionInfo();
+        if (char* r = static_cast<char*>(GetImageRegistry(StringRegistryType, "temporary-path", ex))) {
+            dir = r;
+            RelinquishMagickMemory(r);
+        }
+        DestroyExceptionInfo(ex);
+    }
+    for (const char* var : {"MAGICK_TEMPORARY_PATH", "MAGICK_TMPDIR", "TMPDIR"})
+        if (const char* v = std::getenv(var); dir.empty() && v) dir = v;
+    if (dir.empty()) dir = "/tmp";
+    if (char* v = GetPolicyValue("resource:temporary-path")) {
+        dir = v;
+        RelinquishMagickMemory(v);
+    }
+    struct stat st;
+    if (dir.size() > MaxTextExtent - 25 || ::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return ".";
+    return dir;
 }
 
 // ---- SpillFile -------------------------------------------------------------------------------

@@ -54,5 +54,6 @@ int main(int argc, char** argv) {
     cache::thread_release_all();
     if (ctx.debug_cache) cache::TierManager::global().report(stderr);
     ctx.diag.flush(ctx.client, ctx.quiet);
+    magick::terminate();
     return status;
 }

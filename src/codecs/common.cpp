@@ -34,6 +34,11 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     ::Image* image = ReadImage(info.get(), ex);
     Diagnostics warnings;
     bool error = ex.drain(warnings);
+    if (image && image->exception.severity < ErrorException) magick::drain_exception(&image->exception, warnings);
+    // A coder that fails in the header may report on the image's own exception and return an
+    // empty image (jpeg.c does): that is no header to build on either.
+    if (image && (image->exception.severity >= ErrorException || image->columns == 0 || image->rows == 0))
+        error = true;
     if (!image || error) {
         if (image) DestroyImageList(image);
         // Let the bridge produce ImageMagick's own message for whatever is wrong.
@@ -50,6 +55,11 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     // its attributes.
     magick::ImagePtr shell = shell_like(image, static_cast<int>(image->columns), static_cast<int>(image->rows));
     shell->ping = MagickFalse;
+    // The header read's warnings: reported here when nothing more is read (identify, -ping),
+    // else left to the native decoder, which meets them again.
+    ClearMagickException(&shell->exception);
+    if (req.info->ping)
+        for (const Diagnostic& d : warnings.all()) req.ctx.diag.add(d);
     if (shell->extent == 0 && req.stand_in) {
         // What %b reports after ImageMagick's full read (some of its pings leave it 0).
         struct stat st;

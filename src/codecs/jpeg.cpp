@@ -4,21 +4,43 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <strings.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 #include "src/codecs/common.h"
 
 namespace mtool::codecs {
 namespace {
 
+/// A libjpeg message for ImageMagick's handlers: warnings, and errors met once every scanline was
+/// decoded (jpeg.c reports those as warnings and keeps the image).
+struct Message {
+    std::string text;
+    bool late_error = false;
+};
+
+/// ImageMagick keeps at most 64 exceptions per image, then one "TooManyExceptions" warning.
+constexpr size_t kMaxMessages = 64;
+
 struct ErrorManager {
     jpeg_error_mgr pub;
     std::jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
-    std::vector<std::string>* warnings;
+    std::vector<Message>* warnings;
+    bool finishing = false;  ///< every scanline is in: an error now is reported as a warning
 };
+
+void add_message(ErrorManager* err, Message m) {
+    if (!err->warnings || err->warnings->size() > kMaxMessages) return;
+    // ImageMagick drops a repeat of the first (most severe) message it holds.
+    if (!err->warnings->empty() && err->warnings->front().text == m.text) return;
+    if (err->warnings->size() == kMaxMessages) m.text.clear();  // marks TooManyExceptions
+    err->warnings->push_back(std::move(m));
+}
 
 void on_error(j_common_ptr cinfo) {
     auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
@@ -31,29 +53,83 @@ void on_message(j_common_ptr cinfo, int level) {
     auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
     char text[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, text);
-    if (err->warnings && err->warnings->size() < 8) err->warnings->push_back(text);
+    add_message(err, Message{text, false});
     cinfo->err->num_warnings++;
 }
+
+/// ImageMagick's source manager: 16 KiB reads (where libjpeg-turbo's fast Huffman path stops
+/// depends on the buffer, and with it which corrupt-data warnings appear), a warning and an
+/// inserted EOI at the end of the data, an error for an empty file.
+struct Source {
+    jpeg_source_mgr pub;
+    std::FILE* file;
+    bool start;
+    JOCTET buffer[16384];
+};
+
+void source_init(j_decompress_ptr cinfo) { reinterpret_cast<Source*>(cinfo->src)->start = true; }
+
+boolean source_fill(j_decompress_ptr cinfo) {
+    auto* src = reinterpret_cast<Source*>(cinfo->src);
+    size_t n = std::fread(src->buffer, 1, sizeof src->buffer, src->file);
+    if (n == 0) {
+        if (src->start) ERREXIT(cinfo, JERR_INPUT_EMPTY);
+        WARNMS(cinfo, JWRN_JPEG_EOF);
+        src->buffer[0] = 0xFF;
+        src->buffer[1] = JPEG_EOI;
+        n = 2;
+    }
+    src->pub.next_input_byte = src->buffer;
+    src->pub.bytes_in_buffer = n;
+    src->start = false;
+    return TRUE;
+}
+
+void source_skip(j_decompress_ptr cinfo, long count) {
+    auto* src = reinterpret_cast<Source*>(cinfo->src);
+    if (count <= 0) return;
+    while (count > static_cast<long>(src->pub.bytes_in_buffer)) {
+        count -= static_cast<long>(src->pub.bytes_in_buffer);
+        source_fill(cinfo);
+    }
+    src->pub.next_input_byte += count;
+    src->pub.bytes_in_buffer -= static_cast<size_t>(count);
+}
+
+void source_term(j_decompress_ptr) {}
 
 bool sniff_jpeg(const unsigned char* h, size_t n) { return n >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF; }
 
 /// Decodes into `px` (allocated once the output size is known). Only POD state lives across
 /// setjmp, so a longjmp never skips a destructor.
 bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::shared_ptr<Pixels>& px,
-            std::vector<std::string>& warnings, std::string& error, bool& decline) {
+            std::vector<Message>& warnings, std::string& error, bool& decline) {
     jpeg_decompress_struct cinfo;
     ErrorManager err;
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = on_error;
     err.pub.emit_message = on_message;
     err.warnings = &warnings;
+    Source src;
     if (setjmp(err.jump)) {
-        error = err.message;
         jpeg_destroy_decompress(&cinfo);
+        if (err.finishing) {
+            add_message(&err, Message{err.message, true});
+            return true;
+        }
+        error = err.message;
         return false;
     }
     jpeg_create_decompress(&cinfo);
-    jpeg_stdio_src(&cinfo, f);
+    src.file = f;
+    src.pub.init_source = source_init;
+    src.pub.fill_input_buffer = source_fill;
+    src.pub.skip_input_data = source_skip;
+    src.pub.resync_to_restart = jpeg_resync_to_restart;
+    src.pub.term_source = source_term;
+    src.pub.bytes_in_buffer = 0;
+    src.pub.next_input_byte = nullptr;
+    cinfo.src = &src.pub;
     jpeg_read_header(&cinfo, TRUE);
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         decline = true;
@@ -86,6 +162,7 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::sha
         JSAMPROW row = px->row(static_cast<int>(cinfo.output_scanline));
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
+    err.finishing = true;
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     return true;
@@ -96,14 +173,21 @@ Image read_jpeg(const ReadRequest& req) {
     if (req.info->ping) return Image(std::move(shell));
     auto file = open_input(req);
     std::shared_ptr<Pixels> px;
-    std::vector<std::string> warnings;
+    std::vector<Message> warnings;
     std::string error;
     bool decline = false;
     bool ok = decode(file.get(), req, shell.get(), px, warnings, error, decline);
     file.reset();
     if (decline) throw Decline{"colorspace"};
-    report_warnings(req, warnings, "jpeg.c/JPEGWarningHandler");
-    if (!ok) throw Error(Severity::corrupt_image_error, error, req.path, "jpeg.c/JPEGErrorHandler");
+    for (const Message& m : warnings) {
+        Diagnostic d{Severity::warning,
+                     m.text.empty() ? format_diagnostic(Severity::warning, "TooManyExceptions (exception processing is "
+                                                        "suspended)", "", "exception.c/ThrowException/1054")
+                     : format_diagnostic(Severity::warning, m.text, req.path,
+                                         m.late_error ? "jpeg.c/JPEGErrorHandler/335" : "jpeg.c/JPEGWarningHandler/389")};
+        req.ctx.diag.add(std::move(d));
+    }
+    if (!ok) throw Error(Severity::corrupt_image_error, error, req.path, "jpeg.c/JPEGErrorHandler/338");
     ::Image* s = shell.get();
     s->colorspace = px->channels() == 1 ? GRAYColorspace : sRGBColorspace;
     s->matte = MagickFalse;
@@ -179,7 +263,7 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     err.warnings = nullptr;
     if (setjmp(err.jump)) {
         jpeg_destroy_compress(&c);
-        throw Error(Severity::coder_error, err.message, req.path, "jpeg.c/JPEGErrorHandler");
+        throw Error(Severity::coder_error, err.message, req.path, "jpeg.c/JPEGErrorHandler/338");
     }
     jpeg_create_compress(&c);
     jpeg_stdio_dest(&c, req.file);

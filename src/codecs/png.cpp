@@ -41,7 +41,7 @@ void on_error(png_structp png, png_const_charp msg) {
 
 void on_warning(png_structp png, png_const_charp msg) {
     auto* st = static_cast<ErrorState*>(png_get_error_ptr(png));
-    if (st->warnings && st->warnings->size() < 8) st->warnings->push_back(msg);
+    if (st->warnings && st->warnings->size() < 64) st->warnings->push_back(msg);
 }
 
 /// Decodes the whole file into `px`. Only POD state lives across setjmp.
@@ -117,7 +117,7 @@ Image read_png(const ReadRequest& req) {
     ::Image* s = shell.get();
     px = conform(std::move(px), layout_of(s));
     if (!px) throw Decline{"layout"};
-    report_warnings(req, warnings, "png.c/MagickPNGWarningHandler");
+    report_warnings(req, warnings, "png.c/MagickPNGWarningHandler/1671");
     s->depth = px->bytes_per_sample() == 2 ? 16 : (s->depth > 8 ? 8 : s->depth);
     s->storage_class = DirectClass;
     return Image(std::move(shell), std::move(px));

@@ -31,8 +31,8 @@ Error file_error(Severity severity, const std::string& reason, const std::string
 }
 
 void Diagnostics::add(Diagnostic d) {
-    for (const auto& old : items_)
-        if (old.text == d.text) return;  // ImageMagick reports a repeated exception once
+    // ImageMagick reports an exception repeated right after itself once.
+    if (!items_.empty() && items_.back().text == d.text) return;
     items_.push_back(std::move(d));
 }
 

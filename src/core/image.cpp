@@ -110,9 +110,16 @@ static const char* export_map(const Layout& l, bool import) {
 magick::ImagePtr shell_like(const ::Image* like, int width, int height) {
     magick::Exception ex;
     // Cloning at a different size copies attributes but not pixels; 1x1 then resize the header
-    // keeps the page geometry untouched (CloneImage would scale it).
+    // keeps the page geometry untouched (CloneImage would scale it). CloneImage refuses a depth
+    // outside 1..64, which -depth 0 or -depth 99 set and ImageMagick's writers accept: clone
+    // with a valid one and give the copy the original back.
+    const size_t depth = like->depth;
+    const bool odd_depth = depth == 0 || depth > 64;
+    if (odd_depth) const_cast<::Image*>(like)->depth = 8;
     ::Image* s = CloneImage(like, 1, 1, MagickTrue, ex);
-    if (!s) throw Error(Severity::resource_limit_error, "memory allocation failed", "", "mtool/image");
+    if (odd_depth) const_cast<::Image*>(like)->depth = depth;
+    if (!s) throw Error(Severity::resource_limit_error, "memory allocation failed", like->filename, "mtool/image");
+    s->depth = depth;
     s->page = like->page;
     s->columns = static_cast<size_t>(width);
     s->rows = static_cast<size_t>(height);

@@ -16,6 +16,12 @@ void initialize(const char* argv0) {
     });
 }
 
+void terminate() {
+    // Destroys the registry (mpr: images and their pixel caches) and removes every temporary
+    // file ImageMagick still holds, as its own tools do on exit.
+    MagickWandTerminus();
+}
+
 void ImageDeleter::operator()(::Image* image) const {
     if (image) DestroyImage(image);
 }
@@ -41,7 +47,9 @@ static std::string message_of(const char* reason, const char* description) {
     return text;
 }
 
-bool Exception::drain(Diagnostics& out) {
+bool Exception::drain(Diagnostics& out) { return drain_exception(ex_, out); }
+
+bool drain_exception(::ExceptionInfo* ex_, Diagnostics& out) {
     bool error = false;
     if (ex_->severity == UndefinedException) return false;
     // ImageMagick keeps every thrown exception in a list; the head holds the worst one.

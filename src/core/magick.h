@@ -14,6 +14,8 @@ namespace mtool::magick {
 
 /// Starts ImageMagick once per process (idempotent).
 void initialize(const char* argv0);
+/// Shuts ImageMagick down at exit: registry images destroyed, its temporary files removed.
+void terminate();
 
 struct ImageDeleter {
     void operator()(::Image* image) const;
@@ -45,6 +47,10 @@ public:
 private:
     ::ExceptionInfo* ex_;
 };
+
+/// Moves every message of an ImageMagick exception (e.g. an image's own) into `out` and clears
+/// it; returns true if one was an error.
+bool drain_exception(::ExceptionInfo* ex, Diagnostics& out);
 
 /// Option flags and arity from ImageMagick's own option table.
 struct OptionInfo {

@@ -25,8 +25,73 @@ namespace {
 
 constexpr const char* kWhere = "convert.c/ConvertImageCommand";
 
-Error option_error(const std::string& reason, const std::string& context) {
-    return Error(Severity::option_error, reason, context, kWhere);
+/// ImageMagick's convert.c line of each option error (Debian 12's build), generated.
+struct ConvertLine {
+    const char* option;
+    const char* kind;
+    int line;
+};
+constexpr ConvertLine kConvertLines[] = {
+#define CONVERT_LINE(o, k, l) {o, k, l},
+#define CONVERT_LETTER(c, l)
+#define CONVERT_FIXED(k, i, l)
+#include "src/exec/convert_lines.inc"
+#undef CONVERT_LINE
+#undef CONVERT_LETTER
+#undef CONVERT_FIXED
+};
+struct ConvertLetter {
+    char letter;
+    int line;
+};
+constexpr ConvertLetter kConvertLetters[] = {
+#define CONVERT_LINE(o, k, l)
+#define CONVERT_LETTER(c, l) {c, l},
+#define CONVERT_FIXED(k, i, l)
+#include "src/exec/convert_lines.inc"
+#undef CONVERT_LINE
+#undef CONVERT_LETTER
+#undef CONVERT_FIXED
+};
+struct ConvertFixed {
+    const char* kind;
+    int index, line;
+};
+constexpr ConvertFixed kConvertFixed[] = {
+#define CONVERT_LINE(o, k, l)
+#define CONVERT_LETTER(c, l)
+#define CONVERT_FIXED(k, i, l) {k, i, l},
+#include "src/exec/convert_lines.inc"
+#undef CONVERT_LINE
+#undef CONVERT_LETTER
+#undef CONVERT_FIXED
+};
+
+/// "convert.c/ConvertImageCommand/LINE" for an option's error of `kind` (a prefix such as
+/// "Unrecognized" matches the option's first such error).
+std::string where_for(const std::string& option, const std::string& kind) {
+    const std::string name = option.size() > 1 ? option.substr(1) : option;
+    for (const ConvertLine& l : kConvertLines)
+        if (name == l.option && std::strncmp(l.kind, kind.c_str(), kind.size()) == 0)
+            return std::string(kWhere) + "/" + std::to_string(l.line);
+    if (kind == "UnrecognizedOption") {
+        const char letter = option.size() > 1 ? option[1] : '?';
+        for (const ConvertLetter& l : kConvertLetters)
+            if (l.letter == letter) return std::string(kWhere) + "/" + std::to_string(l.line);
+        for (const ConvertLetter& l : kConvertLetters)
+            if (l.letter == '?') return std::string(kWhere) + "/" + std::to_string(l.line);
+    }
+    return kWhere;
+}
+
+std::string where_fixed(const char* kind, int index = 0) {
+    for (const ConvertFixed& f : kConvertFixed)
+        if (!std::strcmp(f.kind, kind) && f.index == index) return std::string(kWhere) + "/" + std::to_string(f.line);
+    return kWhere;
+}
+
+Error option_error(const std::string& reason, const std::string& context, const std::string& where = kWhere) {
+    return Error(Severity::option_error, reason, context, where);
 }
 
 /// argv view for ImageMagick's C functions.
@@ -194,6 +259,33 @@ bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::str
     return ok;
 }
 
+/// MogrifyImage's -fill/-stroke for each image: a value that is not a colour is read as a
+/// pattern image, so an unknown name gets ImageMagick's "unable to open image" errors even when
+/// no operator uses it.
+bool Executor::fill_pattern(const ::ImageInfo* info, const std::string& value) {
+    PixelPacket colour;
+    magick::Exception sans;
+    if (QueryColorDatabase(value.c_str(), &colour, sans) != MagickFalse) return true;
+    // Read once per name and kept in the registry under "cache:NAME", as mogrify.c does, so the
+    // next image (and a later -write of that name) find it there.
+    const std::string key = "cache:" + value;
+    {
+        magick::Exception sans2;
+        if (::Image* cached = static_cast<::Image*>(GetImageRegistry(ImageRegistryType, key.c_str(), sans2))) {
+            DestroyImage(cached);
+            return true;
+        }
+    }
+    magick::InfoPtr read_info = magick::clone_info(info);
+    CopyMagickString(read_info->filename, value.c_str(), MaxTextExtent);
+    magick::Exception ex;
+    if (::Image* pattern = ReadImage(read_info.get(), ex)) {
+        SetImageRegistry(ImageRegistryType, key.c_str(), pattern, ex);
+        DestroyImageList(pattern);
+    }
+    return !ex.drain(ctx_.diag);
+}
+
 bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg,
                            ImageList& images, size_t& index) {
     bool ok = true;
@@ -202,6 +294,10 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
     if (std::find(seg.begin(), seg.end(), "-region") != seg.end())
         return run_bridged_simple(local.get(), seg, images, index);
     std::vector<std::string> settings;  // setting tokens seen so far, replayed for bridged ops
+    // -fill/-stroke values ImageMagick's MogrifyImage would look at for this image: a bridged
+    // operator replays them (and ImageMagick reports what it reports); otherwise they are
+    // checked at the end of the segment.
+    std::vector<std::string> pending_fills;
     for (size_t i = 0; i < seg.size(); ++i) {
         const std::string& option = seg[i];
         if (!magick::is_command_option(option)) continue;
@@ -224,6 +320,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         if (!simple) {
             if (!is_operator(oi.flags) || (oi.flags & ListOperatorOptionFlag))
                 settings.insert(settings.end(), tokens.begin(), tokens.end());
+            if ((option == "-fill" || option == "-stroke") && index < images.size()) pending_fills.push_back(tokens[1]);
             continue;
         }
         if (index >= images.size()) break;
@@ -283,6 +380,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
             std::vector<std::string> argv = settings;
             argv.insert(argv.end(), tokens.begin(), tokens.end());
             ok &= run_bridged_simple(local.get(), argv, images, index);
+            pending_fills.clear();
             if (index == static_cast<size_t>(-1) || index >= images.size()) break;
             continue;
         }
@@ -296,6 +394,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         }
         index += n - 1;
     }
+    for (const std::string& value : pending_fills) ok &= fill_pattern(local.get(), value);
     return ok;
 }
 
@@ -516,13 +615,13 @@ int Executor::convert(const std::vector<std::string>& raw) {
             const std::string& option = args[i];
             if (option == "(") {
                 fire(pend);
-                if (stacks.size() > 128) throw option_error("parenthesis nested too deeply", option);
+                if (stacks.size() > 128) throw option_error("parenthesis nested too deeply", option, where_fixed("ParenthesisNestedTooDeeply"));
                 stacks.push_back({magick::clone_info(stacks.back().info.get()), {}});
                 continue;
             }
             if (option == ")") {
                 fire(true);
-                if (stacks.size() == 1) throw option_error("unable to parse expression", option);
+                if (stacks.size() == 1) throw option_error("unable to parse expression", option, where_fixed("UnableToParseExpression"));
                 Stack inner = std::move(stacks.back());
                 stacks.pop_back();
                 Stack& outer = stacks.back();
@@ -557,7 +656,7 @@ int Executor::convert(const std::vector<std::string>& raw) {
             magick::OptionInfo oi = magick::option_info(option);
             if (!oi.known || (oi.flags & NonConvertOptionFlag) ||
                 ((oi.flags & DeprecateOptionFlag) && option[0] == '+' && oi.arity > 0))
-                throw option_error("unrecognized option", option);
+                throw option_error("unrecognized option", option, where_for(option, "UnrecognizedOption"));
             const std::string name = option.substr(1);
             if (name == "clone") {
                 const ImageList& source =
@@ -594,20 +693,25 @@ int Executor::convert(const std::vector<std::string>& raw) {
                     if (!reason.empty()) {
                         if (reason.rfind("invalid argument", 0) == 0)
                             throw Error(Severity::option_error,
-                                        format_diagnostic(Severity::option_error, reason + ": " + bad, "", kWhere));
-                        throw option_error(reason, bad);
+                                        format_diagnostic(Severity::option_error, reason + ": " + bad, "",
+                                                          where_for(option, "InvalidArgument")));
+                        throw option_error(reason, bad, where_for(option, "Unrecognized"));
                     }
                 }
             }
             if (oi.flags & FireOptionFlag) fire(true);
         }
-        if (stacks.size() != 1) throw option_error("unbalanced parenthesis", args[std::min(i, argc - 1)]);
-        if (argc == 0 || i != argc - 1) throw option_error("missing an image filename", args.empty() ? "" : args.back());
+        if (stacks.size() != 1)
+            throw option_error("unbalanced parenthesis", args[std::min(i, argc - 1)], where_fixed("UnbalancedParenthesis"));
+        if (argc == 0 || i != argc - 1)
+            throw option_error("missing an image filename", args.empty() ? "" : args.back(),
+                               where_fixed("MissingAnImageFilename", 0));
         // FinalizeImageSettings
         fire(true);
         Stack& s = stacks.back();
-        if (s.images.empty()) throw option_error("no images defined", args.back());
-        if (magick::is_command_option(args.back())) throw option_error("missing an image filename", args.back());
+        if (s.images.empty()) throw option_error("no images defined", args.back(), where_fixed("NoImagesDefined"));
+        if (magick::is_command_option(args.back()))
+            throw option_error("missing an image filename", args.back(), where_fixed("MissingAnImageFilename", 1));
         ok &= write(s.info.get(), s.images, args.back());
     } catch (const Error& e) {
         ctx_.diag.add(e);

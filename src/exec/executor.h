@@ -47,6 +47,7 @@ private:
     /// Runs a token list through ImageMagick's MogrifyImageList (the bridge for list operators).
     bool bridge_list(::ImageInfo* info, const std::vector<std::string>& tokens, ImageList& images);
     bool mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images);
+    bool fill_pattern(const ::ImageInfo* info, const std::string& value);
     bool run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv,
                             ImageList& images, size_t& index);
     bool write_native(const ::ImageInfo* info, ImageList& images, const std::string& target,

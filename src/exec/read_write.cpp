@@ -168,7 +168,19 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
     ::Image* list = info->ping ? PingImages(read_info.get(), ex) : ReadImages(read_info.get(), ex);
     bool error = ex.drain(ctx_.diag);
     if (!list) return false;
-    for (auto& img : from_magick_list(list)) out.push_back(std::move(img));
+    for (auto& img : from_magick_list(list)) {
+        // A coder that failed in the header may still hand back an empty image (jpeg.c returns
+        // 0x0 after "Unsupported marker type"): there is nothing to carry on with.
+        ::Image* im = img.shell();
+        if (im->columns == 0 || im->rows == 0) {
+            if (im->exception.severity >= ErrorException) {
+                error |= magick::drain_exception(&im->exception, ctx_.diag);
+                continue;
+            }
+            if (error && !info->ping) continue;
+        }
+        out.push_back(std::move(img));
+    }
     return !error;
 }
 

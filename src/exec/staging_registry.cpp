@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "src/core/magick.h"
+
 namespace mtool::exec::staging_registry {
 namespace {
 constexpr int kMax = 16;
@@ -29,6 +31,7 @@ void remove_tree(const char* dir) {
 
 void on_signal(int sig) {
     remove_all_now();
+    AsynchronousResourceComponentTerminus();  // ImageMagick's temporary files, as its handler does
     signal(sig, SIG_DFL);
     raise(sig);
 }

@@ -16,7 +16,7 @@ struct Rule {
     const char* option;  // without the leading sign
     Arg kind;
     CommandOption table = MagickUndefinedOptions;
-    const char* what = nullptr;  // "image colorspace" for "unrecognized image colorspace `Foo'"
+    const char* what = nullptr;  // "image colorspace" for "unrecognized image colorspace `Foo'"; "!Tag" prints Tag
 };
 
 const Rule kRules[] = {
@@ -39,14 +39,14 @@ const Rule kRules[] = {
     {"sampling-factor", Arg::geometry}, {"auto-level", Arg::geometry},
     {"colorspace", Arg::enumeration, MagickColorspaceOptions, "image colorspace"},
     {"gravity", Arg::enumeration, MagickGravityOptions, "gravity type"},
-    {"filter", Arg::enumeration, MagickFilterOptions, "image filter type"},
+    {"filter", Arg::enumeration, MagickFilterOptions, "image filter"},
     {"compose", Arg::enumeration, MagickComposeOptions, "compose operator"},
     {"type", Arg::enumeration, MagickTypeOptions, "image type"},
     {"interlace", Arg::enumeration, MagickInterlaceOptions, "interlace type"},
     {"units", Arg::enumeration, MagickResolutionOptions, "units type"},
-    {"alpha", Arg::enumeration, MagickAlphaOptions, "alpha channel type"},
-    {"compress", Arg::enumeration, MagickCompressOptions, "image compression type"},
-    {"layers", Arg::enumeration, MagickLayerOptions, "image layer type"},
+    {"alpha", Arg::enumeration, MagickAlphaOptions, "!UnrecognizedAlphaChannelType"},
+    {"compress", Arg::enumeration, MagickCompressOptions, "image compression"},
+    {"layers", Arg::enumeration, MagickLayerOptions, "!UnrecognizedLayerMethod"},
     {"virtual-pixel", Arg::enumeration, MagickVirtualPixelOptions, "virtual pixel method"},
     {"dispose", Arg::enumeration, MagickDisposeOptions, "dispose method"},
     {"intent", Arg::enumeration, MagickIntentOptions, "intent type"},
@@ -78,7 +78,8 @@ std::string validate_argument(const std::string& option, const std::string& valu
                     if (r.table == MagickChannelOptions &&
                         ParseChannelOption(value.c_str()) >= 0)
                         break;
-                    reason = std::string("unrecognized ") + r.what;
+                    // "!Tag": ImageMagick has no text for the tag and prints it as it is.
+                    reason = r.what[0] == '!' ? std::string(r.what + 1) : std::string("unrecognized ") + r.what;
                     return value;
                 }
                 break;

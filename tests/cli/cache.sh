@@ -60,8 +60,11 @@ expect 1 "width or height exceeds limit \`in.jpg' @ error/cache.c/OpenPixelCache
 expect 1 "time limit exceeded \`Operation canceled' @ fatal/cache.c/GetImagePixelCache" -limit time 0 in.jpg -flip out.png
 expect 1 "list length exceeds limit" -limit list-length 2 in.jpg in.jpg in.jpg out.gif
 check "limits: no output" [ ! -e out.png ] && [ ! -e out.gif ]
-MAGICK_TEMPORARY_PATH=$W/nosuchdir expect 1 "unable to open pixel cache \`$W/nosuchdir/mtool-cache-" \
-  -limit memory 0 in.jpg -flip out.png
+# A temporary path that is not a directory: ImageMagick's fallback, the current directory.
+(cd "$W/tmp" && MAGICK_TEMPORARY_PATH=$W/nosuchdir "$MTOOL" -limit memory 0 -limit map 0 ../in.jpg -flip ../nsd.png)
+check "missing MAGICK_TEMPORARY_PATH: falls back, same pixels" [ "$(sig nsd.png)" = "$(sig ref.png)" ]
+check "missing MAGICK_TEMPORARY_PATH: nothing left in the current directory" no_spill_left
+rm -f out.png
 MAGICK_MEMORY_LIMIT=0 MAGICK_MAP_LIMIT=0 MAGICK_DISK_LIMIT=64KiB expect 1 "cache resources exhausted" in.jpg -flip out.png
 check "MAGICK_*_LIMIT shown by -list resource" \
   grep -qE "Memory: (5MiB|5242880B)" <<<"$(MAGICK_MEMORY_LIMIT=5MiB "$MTOOL" -list resource)"

@@ -33,6 +33,31 @@ done
 expect 1 "unable to open image \`/nonexistent/dir/out.png'" in.jpg /nonexistent/dir/out.png
 check "no staging directory left" sh -c '! ls -a | grep -q "^\.mtool-"'
 
+# Option errors carry ImageMagick's own locations (src/exec/convert_lines.inc, generated from its
+# convert.c): the whole message as /usr/bin/convert prints it.
+while IFS= read -r args; do
+  want=$($IM $args 2>&1); got=$("$MTOOL" $args 2>&1)
+  check "message of [$args] as ImageMagick's ($got | $want)" [ "${got//mtool:/convert:}" = "$want" ]
+done <<'EOF'
+in.jpg ( -negate x.png
+in.jpg ) x.png
+in.jpg -resize
+in.jpg -frobnicate x x.png
+in.jpg -Resize 1 x.png
+in.jpg -resize abc x.png
+in.jpg -colorspace Foo x.png
+in.jpg -depth abc x.png
+in.jpg -gravity Foo x.png
+in.jpg -swap abc x.png
+in.jpg -filter Nope x.png
+in.jpg -compose Nope x.png
+in.jpg -crop ab x.png
+in.jpg -quality q x.png
+in.jpg -virtual-pixel Nope x.png
+-resize 10
+nosuch.jpg x.png
+EOF
+
 # Usage: no argument or one -> usage on stdout, exit 0.
 check "usage exit 0" "$MTOOL"
 check "usage on stdout" sh -c "\"$MTOOL\" | grep -q Usage"

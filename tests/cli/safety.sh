@@ -6,7 +6,8 @@
 # writes to the real /dev/null through mtool: devices are private mknod'ed nodes.
 set -u
 MTOOL=$(readlink -f "$1")
-. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 W=$(mktemp -d); chmod 755 "$W"
 cleanup() { jobs -p | xargs -r kill 2>/dev/null; drop_user; rm -rf "$W"; }
 trap cleanup EXIT
@@ -374,6 +375,57 @@ $IM -size 800x600 plasma: -seed 1 b800.png 2>/dev/null
 for op in "-blur 0x600" "-unsharp 0x300" "-gaussian-blur 0x100" "-sharpen 0x60"; do
   /usr/bin/time -o rss.txt -f "%M" "$MTOOL" -limit memory 16MiB b800.png $op m.png; out=$(tail -1 rss.txt)
   check "800x600 $op under -limit memory 16MiB: peak RSS $out KB < 48 MB" [ "$out" -lt 49152 ]
+done
+
+# ---- 9. Warnings stay warnings, errors stay errors -----------------------------------------------
+$IM rose: -resize 400% -quality 90 dbase.jpg; $IM rose: -resize 400% -interlace JPEG dprog.jpg
+python3 "$HERE/gen_damaged.py" damaged dbase.jpg dprog.jpg
+check "damaged inputs generated ($(ls damaged | wc -l))" [ "$(ls damaged | wc -l)" -ge 20 ]
+for f in damaged/*; do
+  for tool in convert identify; do
+    if [ $tool = convert ]; then margs=("$f" m.png); iargs=("$f" i.png); icmd=$IM; else margs=(identify "$f"); iargs=("$f"); icmd=/usr/bin/identify; fi
+    rm -f m.png i.png
+    em=$("$MTOOL" "${margs[@]}" 2>&1 >/dev/null); rm_=$?
+    ei=$($icmd "${iargs[@]}" 2>&1 >/dev/null); ri=$?
+    em=$(sed -e 's/^mtool:/convert:/' -e 's/m\.png/OUT/' <<<"$em"); ei=$(sed -e 's/^identify:/convert:/' -e 's/i\.png/OUT/' <<<"$ei")
+    check "$tool $f: exit as ImageMagick ($rm_ vs $ri)" [ $rm_ = $ri ]
+    case $f in
+      *-hdr.*) check "$tool $f: first message as ImageMagick's" [ "${em%%$'\n'*}" = "${ei%%$'\n'*}" ] ;;
+      *) check "$tool $f: messages as ImageMagick's ($em | $ei)" [ "$em" = "$ei" ] ;;
+    esac
+    if [ $tool = convert ] && [ $ri = 0 ]; then
+      check "$f: the same pixels as ImageMagick" sh -c '[ "$(/usr/bin/compare -metric AE m.png i.png null: 2>&1)" = 0 ]'
+    fi
+  done
+done
+for args in "rose: -fill nosuchcolor -opaque red OUT" "rose: -fill nosuchcolor OUT" "-fill nosuchcolor rose: OUT" \
+            "rose: rose: -fill nosuchcolor -append OUT" "rose: -stroke nosuchcolor OUT" "rose: -fill #12345 OUT" \
+            "rose: -fill nosuchcolor -resize 50% -swirl 30 OUT" "rose: -background nosuchcolor OUT" \
+            "-depth 0 rose: OUT" "rose: -depth 99 OUT" "rose: -depth -1 OUT" "rose: -depth 65 OUT" "rose: -resize 50% -depth 0 OUT"; do
+  for ext in png jpg; do
+    rm -f m.$ext i.$ext
+    em=$("$MTOOL" ${args/OUT/m.$ext} 2>&1); rm_=$?
+    ei=$($IM ${args/OUT/i.$ext} 2>&1); ri=$?
+    em=$(sed -e 's/^mtool:/convert:/' -e "s/m\.$ext/OUT/" <<<"$em"); ei=$(sed -e "s/i\.$ext/OUT/" <<<"$ei")
+    check "$args ($ext): exit and messages as ImageMagick ($rm_ $em | $ri $ei)" [ "$rm_ $em" = "$ri $ei" ]
+    [ -e i.$ext ] && check "$args ($ext): the same image as ImageMagick" \
+      sh -c "[ \"\$(/usr/bin/compare -metric AE m.$ext i.$ext null: 2>&1)\" = 0 ]"
+  done
+done
+# A temporary directory that does not exist: ImageMagick falls back (to the current directory).
+mkdir -p tmpfb && (cd tmpfb && $IM -size 300x300 gradient: -blur 0x1 ref.png)
+for env in "MAGICK_TEMPORARY_PATH=/nonexistent/dir" "TMPDIR=/nonexistent/dir" "MAGICK_TEMPORARY_PATH=$W/ref.png"; do
+  (cd tmpfb && env $env "$MTOOL" -limit memory 0 -limit map 0 -size 300x300 gradient: -blur 0x1 out.png); rc=$?
+  check "$env with every pixel on disk: exit 0 (got $rc)" [ $rc = 0 ]
+  check "$env: the same output" sh -c '[ "$(/usr/bin/compare -metric AE tmpfb/out.png tmpfb/ref.png null: 2>&1)" = 0 ]'
+  check "$env: nothing left in the current directory" [ "$(ls -A tmpfb)" = "$(printf 'out.png\nref.png')" ]
+done
+# ImageMagick's own temporary files (the pixel cache of an mpr: image) never outlive the command.
+mkdir -p mtmp; $IM rose: -resize 500x400! leak.jpg
+for args in "leak.jpg -write mpr:a +delete mpr:a -flip OUT" "leak.jpg ( +clone -write mpr:b +delete ) OUT" \
+            "leak.jpg -flip -write mpr:a +delete mpr:a OUT"; do
+  MAGICK_TEMPORARY_PATH=$W/mtmp MAGICK_MEMORY_LIMIT=0 "$MTOOL" ${args/OUT/leak.png}; rc=$?
+  check "MAGICK_MEMORY_LIMIT=0 $args: exit 0, no magick-* file left ($(ls mtmp | head -3))" sh -c "[ $rc = 0 ] && [ -z \"\$(ls -A mtmp)\" ]"
 done
 
 finish
