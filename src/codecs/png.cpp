@@ -130,18 +130,20 @@ Image read_png(const ReadRequest& req) {
 struct Analysis {
     bool gray = true;          ///< every pixel has R == G == B
     bool translucent = false;  ///< some alpha below opaque
-    bool reducible16 = true;   ///< every 16-bit sample is v * 257
+    bool reducible16 = true;   ///< every 16-bit colour sample is v * 257
     int gray_bits = 8;         ///< smallest lossless gray depth (1, 2, 4, 8)
     bool few = false;          ///< at most 256 distinct colours at full depth
     std::vector<uint32_t> palette;  ///< distinct 8-bit RGBA colours when few and 8-bit exact
 };
 
-Analysis analyse(const Pixels& px, const Layout& l, bool to8) {
+Analysis analyse(const Pixels& px, const Layout& l, bool src16) {
     Analysis a;
     const int ch = px.channels(), w = px.width();
     const bool wide = px.bytes_per_sample() == 2;
-    std::unordered_map<uint64_t, int> colours;
-    bool palette_ok = true;
+    // Colours are counted at the depth they will be written: 8 bits unless the source is 16-bit
+    // and its colour samples do not fit in 8, which is known only at the end, so both counts run.
+    std::unordered_map<uint64_t, int> colours8, colours16;
+    bool ok8 = true, ok16 = src16;
     bool g1 = true, g2 = true, g4 = true;
     for (int y = 0; y < px.height(); ++y) {
         for (int x = 0; x < w; ++x) {
@@ -149,7 +151,9 @@ Analysis analyse(const Pixels& px, const Layout& l, bool to8) {
             uint64_t full[4] = {0, 0, 0, 65535};
             for (int c = 0; c < ch; ++c) {
                 unsigned s = wide ? px.row16(y)[x * ch + c] : px.row(y)[x * ch + c] * 257u;
-                if (s % 257) a.reducible16 = false;
+                // ImageMagick's depth test looks at the colour samples only: 16-bit alpha is
+                // reduced to 8 bits along with colours that fit in 8.
+                if (s % 257 && c < l.color_channels) a.reducible16 = false;
                 full[c] = s;
                 v[c] = s / 257;  // 6.9.11 reduces Q16 to 8 bits by truncation
             }
@@ -164,19 +168,22 @@ Analysis analyse(const Pixels& px, const Layout& l, bool to8) {
             if (v[0] % 17) g4 = false;
             if (v[0] % 85) g2 = false;
             if (v[0] % 255) g1 = false;
-            if (palette_ok) {
-                // Colours are counted at the depth they will be written.
-                uint64_t key = to8 ? (v[0] | v[1] << 8 | v[2] << 16 | static_cast<uint64_t>(v[3]) << 24)
-                                   : (full[0] | full[1] << 16 | full[2] << 32 | full[3] << 48);
-                if (colours.emplace(key, 0).second && colours.size() > 256) palette_ok = false;
+            if (ok8) {
+                const uint64_t key = v[0] | v[1] << 8 | v[2] << 16 | static_cast<uint64_t>(v[3]) << 24;
+                if (colours8.emplace(key, 0).second && colours8.size() > 256) ok8 = false;
+            }
+            if (ok16) {
+                const uint64_t key = full[0] | full[1] << 16 | full[2] << 32 | full[3] << 48;
+                if (colours16.emplace(key, 0).second && colours16.size() > 256) ok16 = false;
             }
         }
-        if (!a.reducible16 && !palette_ok && !a.gray && a.translucent) break;  // nothing left to learn
+        if (!a.reducible16 && !ok8 && !ok16 && !a.gray && a.translucent) break;  // nothing left to learn
     }
     a.gray_bits = g1 ? 1 : g2 ? 2 : g4 ? 4 : 8;
-    a.few = palette_ok;
-    if (palette_ok && (to8 || a.reducible16)) {
-        for (auto& [k, i] : colours) {
+    const bool to8 = !src16 || a.reducible16;
+    a.few = to8 ? ok8 : ok16;
+    if (a.few) {
+        for (auto& [k, i] : (to8 ? colours8 : colours16)) {
             auto r = [&](int shift) { return static_cast<uint32_t>(((k >> shift) & 0xffff) / 257); };
             a.palette.push_back(to8 ? static_cast<uint32_t>(k) : r(0) | r(16) << 8 | r(32) << 16 | r(48) << 24);
         }
@@ -207,7 +214,7 @@ Plan plan_for(const std::string& magick, const Pixels& px, const Layout& l, cons
     }
     if (strcasecmp(magick.c_str(), "PNG64") == 0) return {PNG_COLOR_TYPE_RGB_ALPHA, 16, {}};
     if (strcasecmp(magick.c_str(), "PNG") != 0) throw Decline{magick};
-    Analysis a = analyse(px, l, !src16);
+    Analysis a = analyse(px, l, src16);
     const bool wide = src16 && !a.reducible16;
     // Like ImageMagick: an opaque alpha channel is dropped only when the image has few colours
     // (its palette path); a true-colour image with alpha keeps it even when fully opaque.

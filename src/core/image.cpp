@@ -107,6 +107,15 @@ static const char* export_map(const Layout& l, bool import) {
     return l.alpha ? "RGBA" : "RGB";
 }
 
+bool held_as_palette(const ::Image* image) {
+    return image->storage_class == PseudoClass || GetImageArtifact(image, kPaletteArtifact) != nullptr;
+}
+
+void set_held_as_palette(::Image* image, bool palette) {
+    if (palette) SetImageArtifact(image, kPaletteArtifact, "true");
+    else DeleteImageArtifact(image, kPaletteArtifact);
+}
+
 magick::ImagePtr shell_like(const ::Image* like, int width, int height) {
     magick::Exception ex;
     // Cloning at a different size copies attributes but not pixels; 1x1 then resize the header
@@ -123,6 +132,7 @@ magick::ImagePtr shell_like(const ::Image* like, int width, int height) {
     s->page = like->page;
     s->columns = static_cast<size_t>(width);
     s->rows = static_cast<size_t>(height);
+    if (like->storage_class == PseudoClass) SetImageArtifact(s, kPaletteArtifact, "true");
     s->storage_class = DirectClass;
     return magick::ImagePtr(s);
 }
@@ -209,6 +219,7 @@ void Image::make_native(Diagnostics& diag) {
         }
     }
     s->depth = std::min<size_t>(s->depth, px.bytes_per_sample() * 8);
+    DeleteImageArtifact(s, kPaletteArtifact);  // mtool's own note: ImageMagick must not see (or print) it
     pixels_.reset();
     return s;
 }

@@ -151,6 +151,12 @@ private:
     bool computed_ = false;
 };
 
+/// Native pixels are always direct; whether ImageMagick would hold the image as a palette
+/// (PseudoClass: a gray JPEG, a palette or gray PNG, a GIF) is kept as this artifact on the shell.
+inline constexpr const char* kPaletteArtifact = "mtool:palette";
+bool held_as_palette(const ::Image* image);
+void set_held_as_palette(::Image* image, bool palette);
+
 /// Layout implied by an ImageMagick image's colorspace and alpha flag.
 Layout layout_of(const ::Image* image);
 /// A pixel-less ImageMagick image with `like`'s attributes and the given size (page kept).

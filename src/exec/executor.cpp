@@ -360,6 +360,10 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                 }
                 ops::progress_sink = nullptr;
                 round_new_8bit = false;
+                const bool keeps = spec->keeps_class && ((option != "-colorspace" && option != "-type") ||
+                                                         img.layout().gray());
+                for (auto& p : produced)
+                    if (p.shell() && !keeps) set_held_as_palette(p.shell(), false);
                 if (monitor && !produced.empty() && produced.front().shell())
                     SetImageProgress(produced.front().shell(), tag.c_str(), static_cast<MagickOffsetType>(rows - 1),
                                      rows);

@@ -359,19 +359,19 @@ std::vector<Image> run_repage(Image& in, OpCall& call) {
 }  // namespace
 
 extern const OpSpec crop_op{.names = {"-crop"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::metadata,
-    .summary = "cut out a rectangle, or tiles (WxH, @NxM), of the image", .run = &run_crop};
+    .summary = "cut out a rectangle, or tiles (WxH, @NxM), of the image", .run = &run_crop, .keeps_class = true};
 extern const OpSpec shave_op{.names = {"-shave"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::metadata,
-    .summary = "shave pixels from the image edges", .run = &run_shave};
+    .summary = "shave pixels from the image edges", .run = &run_shave, .keeps_class = true};
 extern const OpSpec chop_op{.names = {"-chop"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::metadata,
-    .summary = "remove pixels from the image interior", .run = &run_chop};
+    .summary = "remove pixels from the image interior", .run = &run_chop, .keeps_class = true};
 extern const OpSpec extent_op{.names = {"-extent"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::metadata, .summary = "set the image size, padding with the background colour",
     .run = &run_extent};
 extern const OpSpec border_op{.names = {"-border"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::metadata, .summary = "surround image with a border of color", .run = &run_border};
 extern const OpSpec trim_op{.names = {"-trim"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "trim image edges that match the corner colours", .run = &run_trim};
+    .demand = Demand::whole_image, .summary = "trim image edges that match the corner colours", .run = &run_trim, .keeps_class = true};
 extern const OpSpec repage_geometry_op{.names = {"-repage"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::metadata, .summary = "size and location of the image canvas", .run = &run_repage};
+    .demand = Demand::metadata, .summary = "size and location of the image canvas", .run = &run_repage, .keeps_class = true};
 
 }  // namespace mtool::ops

@@ -38,6 +38,12 @@ struct OpSpec {
     void (*run_list)(std::vector<Image>& list, OpCall& call) = nullptr;
     /// Optional: false when this call needs ImageMagick (unsupported argument forms).
     bool (*accepts)(const OpCall& call) = nullptr;
+    /// ImageMagick keeps a palette (PseudoClass) image a palette image through this operator
+    /// (it moves or maps pixels, or works on the colormap); other operators' results are
+    /// DirectClass. Which class an image has changes ImageMagick's later choices (the default
+    /// resize filter, the PNG colour type). -colorspace Gray and -type Grayscale keep it only
+    /// for an image that is gray already.
+    bool keeps_class = false;
 };
 
 /// Thrown by a native run that meets a case it leaves to ImageMagick (e.g. a gray image given a

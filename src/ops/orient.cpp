@@ -158,19 +158,19 @@ std::vector<Image> run_rotate(Image& in, OpCall& call) {
 }  // namespace
 
 extern const OpSpec flip_op{.names = {"-flip"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "flip image in the vertical direction", .run = &run_flip};
+    .demand = Demand::whole_image, .summary = "flip image in the vertical direction", .run = &run_flip, .keeps_class = true};
 extern const OpSpec flop_op{.names = {"-flop"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::pointwise, .summary = "flop image in the horizontal direction", .run = &run_flop};
+    .demand = Demand::pointwise, .summary = "flop image in the horizontal direction", .run = &run_flop, .keeps_class = true};
 extern const OpSpec transpose_op{.names = {"-transpose"}, .kind = OpKind::simple, .arity = 0,
     .demand = Demand::whole_image, .summary = "flip image vertically and rotate 90 degrees",
-    .run = &run_transpose};
+    .run = &run_transpose, .keeps_class = true};
 extern const OpSpec transverse_op{.names = {"-transverse"}, .kind = OpKind::simple, .arity = 0,
     .demand = Demand::whole_image, .summary = "flop image horizontally and rotate 270 degrees",
-    .run = &run_transverse};
+    .run = &run_transverse, .keeps_class = true};
 extern const OpSpec rotate_op{.names = {"-rotate"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::whole_image,
     .summary = "apply Paeth rotation to the image (multiples of 90 native, other angles bridged)",
-    .run = &run_rotate, .accepts = &accepts_rotate};
+    .run = &run_rotate, .accepts = &accepts_rotate, .keeps_class = true};
 
 }  // namespace mtool::ops
 
@@ -201,6 +201,6 @@ std::vector<Image> run_auto_orient(Image& in, OpCall& call) {
 
 extern const OpSpec auto_orient_op{.names = {"-auto-orient"}, .kind = OpKind::simple, .arity = 0,
     .demand = Demand::whole_image, .summary = "automagically orient (rotate) image from its EXIF orientation",
-    .run = &run_auto_orient};
+    .run = &run_auto_orient, .keeps_class = true};
 
 }  // namespace mtool::ops

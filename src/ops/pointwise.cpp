@@ -47,11 +47,11 @@ std::vector<Image> run_strip(Image& in, OpCall&) {
 
 extern const OpSpec negate_op{.names = {"-negate"}, .kind = OpKind::simple, .arity = 0,
     .demand = Demand::pointwise, .summary = "replace every pixel with its complementary color",
-    .run = &run_negate, .accepts = &accepts_negate};
+    .run = &run_negate, .accepts = &accepts_negate, .keeps_class = true};
 extern const OpSpec repage_op{.names = {"+repage"}, .kind = OpKind::simple, .arity = 0,
     .demand = Demand::metadata, .summary = "reset the virtual canvas (page) of the image",
-    .run = &run_repage_reset};
+    .run = &run_repage_reset, .keeps_class = true};
 extern const OpSpec strip_op{.names = {"-strip"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::metadata, .summary = "strip image of all profiles and comments", .run = &run_strip};
+    .demand = Demand::metadata, .summary = "strip image of all profiles and comments", .run = &run_strip, .keeps_class = true};
 
 }  // namespace mtool::ops

@@ -270,7 +270,7 @@ FilterTypes default_resize_filter(const ::Image* shell, int columns, int rows) {
     const double xf = static_cast<double>(columns) / shell->columns;
     const double yf = static_cast<double>(rows) / shell->rows;
     if (xf == 1.0 && yf == 1.0) return PointFilter;
-    if (shell->storage_class == PseudoClass || shell->matte != MagickFalse || xf * yf > 1.0) return MitchellFilter;
+    if (held_as_palette(shell) || shell->matte != MagickFalse || xf * yf > 1.0) return MitchellFilter;
     return LanczosFilter;
 }
 

@@ -140,7 +140,7 @@ extern const OpSpec thumbnail_op{.names = {"-thumbnail"}, .kind = OpKind::simple
     .run = &run_thumbnail, .accepts = &accepts_resample};
 extern const OpSpec sample_op{.names = {"-sample"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::neighbourhood, .summary = "scale image with pixel sampling",
-    .run = &run_sample, .accepts = &accepts_sample};
+    .run = &run_sample, .accepts = &accepts_sample, .keeps_class = true};
 extern const OpSpec scale_op{.names = {"-scale"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::neighbourhood, .summary = "scale the image (area average)", .run = &run_scale};
 

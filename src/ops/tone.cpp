@@ -372,14 +372,14 @@ std::vector<Image> run_alpha(Image& in, OpCall& call) {
 }  // namespace
 
 extern const OpSpec level_op{.names = {"-level"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
-    .summary = "adjust the level of image contrast", .run = &run_level, .accepts = &accepts_level};
+    .summary = "adjust the level of image contrast", .run = &run_level, .accepts = &accepts_level, .keeps_class = true};
 extern const OpSpec auto_level_op{.names = {"-auto-level"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "automagically adjust color levels of image", .run = &run_auto_level};
+    .demand = Demand::whole_image, .summary = "automagically adjust color levels of image", .run = &run_auto_level, .keeps_class = true};
 extern const OpSpec normalize_op{.names = {"-normalize"}, .kind = OpKind::simple, .arity = 0,
     .demand = Demand::whole_image, .summary = "transform image to span the full range of colors",
-    .run = &run_normalize};
+    .run = &run_normalize, .keeps_class = true};
 extern const OpSpec gamma_op{.names = {"-gamma"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
-    .summary = "level of gamma correction", .run = &run_gamma, .accepts = &accepts_gamma};
+    .summary = "level of gamma correction", .run = &run_gamma, .accepts = &accepts_gamma, .keeps_class = true};
 extern const OpSpec brightness_contrast_op{.names = {"-brightness-contrast"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::pointwise, .summary = "improve brightness / contrast of the image",
     .run = &run_brightness_contrast};
@@ -387,14 +387,14 @@ extern const OpSpec threshold_op{.names = {"-threshold"}, .kind = OpKind::simple
     .demand = Demand::pointwise, .summary = "threshold the image", .run = &run_threshold};
 extern const OpSpec modulate_op{.names = {"-modulate"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::pointwise, .summary = "vary the brightness, saturation, and hue",
-    .run = &run_modulate, .accepts = &accepts_modulate};
+    .run = &run_modulate, .accepts = &accepts_modulate, .keeps_class = true};
 extern const OpSpec colorspace_op{.names = {"-colorspace"}, .kind = OpKind::simple, .arity = 1,
     .demand = Demand::pointwise, .summary = "alternate image colorspace (Gray, sRGB native)",
-    .run = &run_colorspace, .accepts = &accepts_colorspace};
+    .run = &run_colorspace, .accepts = &accepts_colorspace, .keeps_class = true};
 extern const OpSpec type_op{.names = {"-type"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
-    .summary = "image type (Grayscale native)", .run = &run_type, .accepts = &accepts_type};
+    .summary = "image type (Grayscale native)", .run = &run_type, .accepts = &accepts_type, .keeps_class = true};
 extern const OpSpec alpha_op{.names = {"-alpha"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
     .summary = "on, activate, off, deactivate, set, opaque, remove (native)", .run = &run_alpha,
-    .accepts = &accepts_alpha};
+    .accepts = &accepts_alpha, .keeps_class = true};
 
 }  // namespace mtool::ops

@@ -100,8 +100,12 @@ MImage apply_magick(const std::string& op, std::vector<std::string> args, MImage
 
 bool same_pixels(const MImage& a, const MImage& b) {
     const Pixels &p = a.pixels(), &q = b.pixels();
-    return p.width() == q.width() && p.height() == q.height() && p.channels() == q.channels() &&
-           p.bytes_per_sample() == q.bytes_per_sample() && std::memcmp(p.row(0), q.row(0), p.size_bytes()) == 0;
+    if (p.width() != q.width() || p.height() != q.height() || p.channels() != q.channels() ||
+        p.bytes_per_sample() != q.bytes_per_sample())
+        return false;
+    for (int y = 0; y < p.height(); ++y)  // row by row: rows live in separate strips
+        if (std::memcmp(p.row(y), q.row(y), p.stride()) != 0) return false;
+    return true;
 }
 
 static void rgba(const MImage& im, int x, int y, double v[4]) {
