@@ -65,19 +65,10 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
         struct stat st;
         if (::stat(req.path.c_str(), &st) == 0) shell->extent = static_cast<MagickSizeType>(st.st_size);
     }
-    if (req.info->ping && image->storage_class == PseudoClass && image->colors > 0) {
+    if (req.info->ping && image->storage_class == PseudoClass && shell->colormap && shell->colors > 0) {
         // A header read reports the file's palette as ImageMagick's ping does (`17c' in identify);
-        // a decode makes the image DirectClass.
-        // (The colormap is copied, not acquired: AcquireImageColormap would sync a pixel cache
-        // of the full size, bound by the area limit.)
-        ::Image* sh = shell.get();
-        sh->colormap = static_cast<PixelPacket*>(AcquireQuantumMemory(image->colors, sizeof(PixelPacket)));
-        if (sh->colormap) {
-            if (image->colormap) std::memcpy(sh->colormap, image->colormap, image->colors * sizeof(PixelPacket));
-            else std::memset(sh->colormap, 0, image->colors * sizeof(PixelPacket));
-            sh->colors = image->colors;
-            sh->storage_class = PseudoClass;
-        }
+        // a decode makes the image DirectClass. (The clone carries the colormap already.)
+        shell->storage_class = PseudoClass;
     }
     DestroyImage(image);
     return shell;

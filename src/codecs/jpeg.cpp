@@ -102,9 +102,19 @@ bool sniff_jpeg(const unsigned char* h, size_t n) { return n >= 3 && h[0] == 0xF
 
 /// Decodes into `px` (allocated once the output size is known). Only POD state lives across
 /// setjmp, so a longjmp never skips a destructor.
+/// Destroys a libjpeg object on every way out, a C++ exception from the pixel cache included
+/// (jpeg_destroy is harmless on a zeroed or already destroyed object).
+template <class Struct>
+struct JpegGuard {
+    Struct* s;
+    ~JpegGuard() { jpeg_destroy(reinterpret_cast<j_common_ptr>(s)); }
+};
+
 bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::shared_ptr<Pixels>& px,
             std::vector<Message>& warnings, std::string& error, bool& decline) {
     jpeg_decompress_struct cinfo;
+    std::memset(&cinfo, 0, sizeof cinfo);
+    JpegGuard<jpeg_decompress_struct> guard{&cinfo};
     ErrorManager err;
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = on_error;
@@ -256,6 +266,8 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     std::vector<JSAMPLE> row(static_cast<size_t>(px.width()) * out_ch);
 
     jpeg_compress_struct c;
+    std::memset(&c, 0, sizeof c);
+    JpegGuard<jpeg_compress_struct> guard{&c};
     ErrorManager err;
     c.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = on_error;

@@ -51,6 +51,15 @@ bool decode(std::FILE* f, std::shared_ptr<Pixels>& px, std::vector<std::string>&
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, on_error, on_warning);
     if (!png) return false;
     png_infop info = png_create_info_struct(png);
+    // Freed on every way out, a C++ exception from the pixel cache included (destroying sets
+    // the pointers to null, so a second destroy does nothing).
+    struct Guard {
+        png_structp* png;
+        png_infop* info;
+        ~Guard() {
+            if (*png) png_destroy_read_struct(png, *info ? info : nullptr, nullptr);
+        }
+    } guard{&png, &info};
     if (!info || setjmp(st.jump)) {
         error = st.message;
         png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
@@ -407,9 +416,16 @@ void write_png(Image& image, const WriteRequest& req) {
                        : plan.color_type == PNG_COLOR_TYPE_RGB                                            ? 3
                                                                                                           : 4;
     std::vector<uint8_t> row((static_cast<size_t>(px.width()) * out_ch * plan.bit_depth + 7) / 8 + 1);
+    struct Guard {
+        png_structp* png;
+        png_infop* info;
+        ~Guard() {
+            if (*png) png_destroy_write_struct(png, *info ? info : nullptr);
+        }
+    } guard{&png, &info};
     if (!info || setjmp(st.jump)) {
         png_destroy_write_struct(&png, info ? &info : nullptr);
-        throw Error(Severity::coder_error, st.message, req.path, "png.c/MagickPNGErrorHandler");
+        throw Error(Severity::coder_error, st.message, req.path, "png.c/MagickPNGErrorHandler/1645");
     }
     png_init_io(png, req.file);
     png_set_IHDR(png, info, px.width(), px.height(), plan.bit_depth, plan.color_type,

@@ -145,7 +145,7 @@ void ParallelIdat::flush_batch(bool last) {
     const size_t fr = row_bytes_ + 1;
     const size_t h = history_.size();
     std::vector<uint8_t> filtered(h + rows_ * fr);
-    std::memcpy(filtered.data(), history_.data(), h);
+    if (h) std::memcpy(filtered.data(), history_.data(), h);
     const size_t chunks = (rows_ + chunk_rows_ - 1) / chunk_rows_;
     on_threads(chunks, s_.threads, [&](size_t j) {
         std::vector<uint8_t> scratch;
