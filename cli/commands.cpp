@@ -242,153 +242,81 @@ int run_mogrify(Context& ctx, std::vector<std::string>& raw) {
     return worst;
 }
 
-int run_composite(Context& ctx, std::vector<std::string>& raw) {
+namespace {
+
+using MagickCommand = MagickBooleanType (*)(::ImageInfo*, int, char**, char**, ::ExceptionInfo*);
+
+/// montage, composite and compare are ImageMagick's own command drivers, so their options and
+/// semantics are exactly ImageMagick's; the output named last goes through mtool's safe write
+/// (the driver writes a staged file, which becomes the user's once the command succeeded) and
+/// the security policy is checked against the user's path.
+int run_magick_command(Context& ctx, std::vector<std::string>& raw, const char* tool, MagickCommand command,
+                       bool compare) {
     int status = 0;
     if (handle_info_option(ctx, raw, status)) return status;
-    // composite [options] overlay base [mask] output  ==  convert base overlay [mask] options -composite output
-    std::vector<std::string> options, files;
-    for (size_t i = 0; i < raw.size(); ++i) {
-        const std::string& a = raw[i];
-        if (!magick::is_command_option(a)) {
-            files.push_back(a);
-            continue;
-        }
-        magick::OptionInfo oi = magick::option_info(a);
-        if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "composite.c/CompositeImageCommand");
-        if (i + oi.arity >= raw.size())
-            throw Error(Severity::option_error, "missing argument", a, "composite.c/CompositeImageCommand");
-        if (a == "-dissolve" || a == "-blend") {
-            options.insert(options.end(), {"-compose", a == "-dissolve" ? "dissolve" : "blend", "-define",
-                                           "compose:args=" + raw[i + 1]});
-            ++i;
-            continue;
-        }
-        for (int k = 0; k <= oi.arity; ++k) options.push_back(raw[i + k]);
-        i += oi.arity;
+    for (const auto& a : raw) {
+        if (a == "-quiet") ctx.quiet = true;
+        if (a == "-regard-warnings") ctx.regard_warnings = true;
     }
-    if (files.size() < 3) throw Error(Severity::option_error, "missing an image filename", raw.empty() ? "" : raw.back(), "composite.c/CompositeImageCommand");
-    std::vector<std::string> conv = {files[1], files[0]};
-    if (files.size() > 3) conv.push_back(files[2]);
-    conv.insert(conv.end(), options.begin(), options.end());
-    conv.push_back("-composite");
-    conv.push_back(files.back());
-    exec::Executor engine(ctx);
-    return engine.convert(conv);
+    std::vector<std::string> args = {tool};
+    args.insert(args.end(), raw.begin(), raw.end());
+    magick::InfoPtr info(AcquireImageInfo());
+    exec::BridgedOutput out;
+    const bool has_output = raw.size() >= 3 && !magick::is_command_option(raw.back());
+    if (has_output) {
+        try {
+            const exec::OutputFormat format = exec::output_format(info.get(), raw.back(), 1, "MIFF");
+            out = exec::bridge_output(info.get(), raw.back(), format, false);
+            args.back() = out.name;
+        } catch (const Error& e) {
+            ctx.diag.add(e);
+            return compare ? 2 : 1;
+        }
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    // As their main programs call them: compare collects (and drops) metadata, the others none.
+    char* metadata = nullptr;
+    magick::Exception ex;
+    const bool ok =
+        command(info.get(), static_cast<int>(args.size()), argv.data(), compare ? &metadata : nullptr, ex) != MagickFalse;
+    if (metadata) DestroyString(metadata);
+    Diagnostics got;
+    const bool error = ex.drain(got);
+    for (Diagnostic d : got.all()) {
+        d.text = out.user_text(d.text);
+        ctx.diag.add(std::move(d));
+    }
+    if (ok && out.stage) {
+        try {
+            out.stage->commit();
+        } catch (const Error& e) {
+            ctx.diag.add(e);
+            return compare ? 2 : 1;
+        }
+    }
+    if (compare) {
+        // ImageMagick's compare: 1 when the images differ, 2 on error, else 0.
+        const char* dissimilar = GetImageOption(info.get(), "compare:dissimilar");
+        if (dissimilar && IsStringTrue(dissimilar) != MagickFalse) return 1;
+        return ok ? 0 : 2;
+    }
+    return ctx.exit_status(ok && !error);
+}
+
+}  // namespace
+
+int run_composite(Context& ctx, std::vector<std::string>& raw) {
+    return run_magick_command(ctx, raw, "composite", &CompositeImageCommand, false);
 }
 
 int run_compare(Context& ctx, std::vector<std::string>& raw) {
-    int status = 0;
-    if (handle_info_option(ctx, raw, status)) return status;
-    magick::InfoPtr info(AcquireImageInfo());
-    std::vector<std::string> files;
-    MetricType metric = UndefinedErrorMetric;
-    for (size_t i = 0; i < raw.size(); ++i) {
-        const std::string& a = raw[i];
-        if (!magick::is_command_option(a)) {
-            files.push_back(a);
-            continue;
-        }
-        magick::OptionInfo oi = magick::option_info(a);
-        if (!oi.known || i + oi.arity >= raw.size()) {
-            ctx.diag.add(Error(Severity::option_error, "unrecognized option", a, "compare.c/CompareImageCommand"));
-            return 2;
-        }
-        if (a == "-metric") {
-            ssize_t m = ParseCommandOption(MagickMetricOptions, MagickFalse, raw[i + 1].c_str());
-            if (m < 0) {
-                ctx.diag.add(Error(Severity::option_error, "unrecognized metric type", raw[i + 1], "compare.c/CompareImageCommand"));
-                return 2;
-            }
-            metric = static_cast<MetricType>(m);
-        }
-        std::vector<std::string> tokens(raw.begin() + static_cast<long>(i), raw.begin() + static_cast<long>(i + oi.arity + 1));
-        apply_settings(info.get(), tokens, ctx);
-        i += oi.arity;
-    }
-    if (files.size() < 2) {
-        ctx.diag.add(Error(Severity::option_error, "missing an image filename", raw.empty() ? "" : raw.back(), "compare.c/CompareImageCommand"));
-        return 2;
-    }
-    exec::Executor engine(ctx);
-    exec::ImageList a, b;
-    if (!engine.read(info.get(), files[0], a) || !engine.read(info.get(), files[1], b) || a.empty() || b.empty())
-        return 2;
-    ::Image* ia = a[0].make_magick(ctx.diag);
-    ::Image* ib = b[0].make_magick(ctx.diag);
-    if (metric == UndefinedErrorMetric) metric = RootMeanSquaredErrorMetric;
-    double distortion = 0;
-    magick::Exception ex;
-    ::Image* diff = CompareImageChannels(ia, ib, DefaultChannels, metric, &distortion, ex);
-    if (ex.drain(ctx.diag) || !diff) return 2;
-    switch (metric) {
-        case AbsoluteErrorMetric:
-        case NormalizedCrossCorrelationErrorMetric:
-        case PeakSignalToNoiseRatioMetric:
-        case PerceptualHashErrorMetric:
-            std::fprintf(stderr, "%g", distortion);
-            break;
-        case MeanErrorPerPixelMetric:
-            std::fprintf(stderr, "%g (%g, %g)", distortion, ia->error.normalized_mean_error,
-                         ia->error.normalized_maximum_error);
-            break;
-        default:
-            std::fprintf(stderr, "%g (%g)", QuantumRange * distortion, distortion);
-    }
-    exec::ImageList out;
-    out.emplace_back(magick::ImagePtr(diff));
-    bool ok = true;
-    if (files.size() > 2) ok = engine.write(info.get(), out, files.back());
-    if (!ok) return 2;
-    bool similar = metric == PeakSignalToNoiseRatioMetric ? std::isinf(distortion) || distortion == 0
-                                                          : distortion == 0.0;
-    return similar ? 0 : 1;
+    return run_magick_command(ctx, raw, "compare", &CompareImageCommand, true);
 }
 
 int run_montage(Context& ctx, std::vector<std::string>& raw) {
-    int status = 0;
-    if (handle_info_option(ctx, raw, status)) return status;
-    if (raw.size() < 2) {
-        usage("montage");
-        return 0;
-    }
-    magick::InfoPtr info(AcquireImageInfo());
-    MontageInfo* montage = CloneMontageInfo(info.get(), nullptr);
-    exec::Executor engine(ctx);
-    exec::ImageList images;
-    bool ok = true;
-    for (size_t i = 0; i + 1 < raw.size(); ++i) {
-        const std::string& a = raw[i];
-        if (!magick::is_command_option(a)) {
-            ok &= engine.read(info.get(), a, images);
-            continue;
-        }
-        magick::OptionInfo oi = magick::option_info(a);
-        if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "montage.c/MontageImageCommand");
-        const std::string v = i + 1 < raw.size() ? raw[i + 1] : "";
-        if (a == "-tile") montage->tile = AcquireString(v.c_str());
-        else if (a == "-geometry") montage->geometry = AcquireString(v.c_str());
-        else if (a == "-frame") montage->frame = AcquireString(v.c_str());
-        else if (a == "-title") montage->title = AcquireString(v.c_str());
-        else if (a == "-shadow") montage->shadow = MagickTrue;
-        else if (a == "-background") {
-            magick::Exception ex;  // an unknown colour is ImageMagick's error, never a null exception
-            QueryColorDatabase(v.c_str(), &montage->background_color, ex);
-            if (ex.drain(ctx.diag)) ok = false;
-        }
-        std::vector<std::string> tokens(raw.begin() + static_cast<long>(i), raw.begin() + static_cast<long>(std::min(raw.size(), i + oi.arity + 1)));
-        apply_settings(info.get(), tokens, ctx);
-        i += oi.arity;
-    }
-    if (images.empty()) throw Error(Severity::option_error, "missing an image filename", raw.back(), "montage.c/MontageImageCommand");
-    ::Image* list = exec::to_magick_list(images, ctx.diag);
-    magick::Exception ex;
-    ::Image* result = MontageImages(list, montage, ex);
-    DestroyImageList(list);
-    DestroyMontageInfo(montage);
-    if (ex.drain(ctx.diag) || !result) return 1;
-    exec::ImageList out = exec::from_magick_list(result);
-    ok &= engine.write(info.get(), out, raw.back());
-    return ctx.exit_status(ok);
+    return run_magick_command(ctx, raw, "montage", &MontageImageCommand, false);
 }
 
 }  // namespace mtool::cli

@@ -54,6 +54,8 @@ private:
                       const std::string& magick, bool single);
     bool read_from(const ::ImageInfo* info, const std::string& filename, const std::string& open_path,
                    ImageList& out, const std::string& shrink_hint);
+    /// The write cache's local staging directory for these settings ("" when off).
+    std::string writecache_root(const ::ImageInfo* info);
     std::unique_ptr<class OutputStage> make_stage(const ::ImageInfo* info, const std::string& path, bool single,
                                                   bool native);
     /// The network cache for the settings in force (nullptr when off).

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -167,6 +168,72 @@ void copy_direct(const std::string& from, const Destination& to) {
 }
 
 }  // namespace
+
+bool plain_path(const std::string& path) {
+    return !path.empty() && path != "-" && path.find(':') == std::string::npos;
+}
+
+bool is_png_family(const std::string& magick) { return strncasecmp(magick.c_str(), "PNG", 3) == 0; }
+
+bool writes_no_file(const std::string& magick) {
+    static const char* const names[] = {"MPR", "MPRI", "NULL", "X", "SHOW", "WIN", "CLIPBOARD", "PRINT"};
+    for (const char* n : names)
+        if (!strcasecmp(n, magick.c_str())) return true;
+    return false;
+}
+
+void check_policy(const std::string& path, const std::string& format, int rights) {
+    if (!magick::policy_allows(CoderPolicyDomain, static_cast<PolicyRights>(rights), format))
+        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
+                    format, "constitute.c/IsCoderAuthorized/426");
+    if (!magick::policy_allows(PathPolicyDomain, static_cast<PolicyRights>(rights), path))
+        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
+                    path, "blob.c/OpenBlob/2721");
+}
+
+OutputFormat output_format(const ::ImageInfo* info, const std::string& filename, size_t frames,
+                           const std::string& fallback) {
+    magick::InfoPtr probe = magick::clone_info(info);
+    CopyMagickString(probe->filename, filename.c_str(), MaxTextExtent);
+    probe->magick[0] = '\0';
+    {
+        magick::Exception ex;
+        SetImageInfo(probe.get(), static_cast<unsigned>(frames), ex);
+    }
+    OutputFormat f{probe->magick, probe->adjoin != MagickFalse};
+    if (f.magick.empty() || probe->affirm == MagickFalse) {
+        // Extension-derived or nothing: ImageMagick falls back to the image's format when the
+        // name does not denote a writable one.
+        const MagickInfo* mi = nullptr;
+        if (!f.magick.empty()) {
+            magick::Exception ex;
+            mi = GetMagickInfo(f.magick.c_str(), ex);
+        }
+        if (!mi || mi->encoder == nullptr) f.magick = fallback;
+    }
+    return f;
+}
+
+std::string BridgedOutput::user_text(const std::string& text) const { return stage ? stage->user_text(text) : text; }
+
+BridgedOutput bridge_output(const ::ImageInfo* info, const std::string& filename, const OutputFormat& format,
+                            bool single, const std::string& local_root) {
+    (void)info;
+    Target t = split_target(filename);
+    BridgedOutput out{filename, nullptr};
+    if (!plain_path(t.path) || writes_no_file(format.magick)) return out;
+    check_policy(t.path, format.magick, WritePolicyRights);
+    if (!local_root.empty()) {
+        try {
+            out.stage = std::make_unique<OutputStage>(t.path, single, false, local_root);
+        } catch (const Error&) {
+            // no local staging: stage beside the target as usual
+        }
+    }
+    if (!out.stage) out.stage = std::make_unique<OutputStage>(t.path, single, false);
+    out.name = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + out.stage->writer_path();
+    return out;
+}
 
 Target split_target(const std::string& filename) {
     Target t{"", "", filename};

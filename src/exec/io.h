@@ -21,6 +21,7 @@
 // another NFS client) never loses its work.
 #include <sys/stat.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,25 @@ struct Target {
     std::string path;
 };
 Target split_target(const std::string& filename);
+
+/// Files ImageMagick would not treat as plain paths (stdin, fd:, built-ins) go to its own I/O.
+bool plain_path(const std::string& path);
+bool is_png_family(const std::string& magick);
+/// Formats whose writers never create the named file (the registry, a window, a printer).
+bool writes_no_file(const std::string& magick);
+/// The security policy as ImageMagick checks it: the coder (as WriteImage/ReadImage resolve it)
+/// first, then the path (as OpenBlob sees it). Throws ImageMagick's policy error.
+void check_policy(const std::string& path, const std::string& format, int rights);
+
+/// What ImageMagick's WriteImages makes of `filename` for `frames` images: the format (explicit
+/// prefix, else a writable extension, else `fallback`, the images' own format) and whether the
+/// images go into one file (`adjoin`).
+struct OutputFormat {
+    std::string magick;
+    bool adjoin = true;
+};
+OutputFormat output_format(const struct _ImageInfo* info, const std::string& filename, size_t frames,
+                           const std::string& fallback);
 
 /// What a user-named output path leads to.
 struct Destination {
@@ -80,6 +100,19 @@ private:
     bool direct_ = false;
     bool in_place_ = false;  ///< staged away from the target: copied into it at commit
 };
+
+class OutputStage;
+/// An output handed to one of ImageMagick's writers or command drivers: the name to give it, and
+/// the stage whose files become the user's at commit (null for stdout, mpr:, null:, ...). The
+/// policy is checked against the user's path first.
+struct BridgedOutput {
+    std::string name;
+    std::unique_ptr<OutputStage> stage;
+    /// `text` with staged paths replaced by the user's.
+    std::string user_text(const std::string& text) const;
+};
+BridgedOutput bridge_output(const struct _ImageInfo* info, const std::string& filename, const OutputFormat& format,
+                            bool single, const std::string& local_root = "");
 
 /// Copies `from` to the destination `to` names, by the rules above (the write cache's last step
 /// and the fallback when a rename cannot be used). Throws mtool::Error.

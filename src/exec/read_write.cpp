@@ -22,45 +22,23 @@ bool has_read_modifier(const std::string& name) {
     return name.size() > 2 && name.back() == ']' && name.find('[') != std::string::npos;
 }
 
-/// Files ImageMagick would not treat as plain paths (stdin, fd:, built-ins) go to the bridge.
-bool plain_path(const std::string& path) {
-    return !path.empty() && path != "-" && path.find(':') == std::string::npos;
-}
-
-bool is_png_family(const std::string& magick) { return strncasecmp(magick.c_str(), "PNG", 3) == 0; }
-
-/// Formats whose writers never create the named file (the registry, a window, a printer).
-bool writes_no_file(const std::string& magick) {
-    static const char* const names[] = {"MPR", "MPRI", "NULL", "X", "SHOW", "WIN", "CLIPBOARD", "PRINT"};
-    for (const char* n : names)
-        if (!strcasecmp(n, magick.c_str())) return true;
-    return false;
-}
-
-/// ImageMagick's order: the coder (as WriteImage/ReadImage resolved it) first, then the path
-/// (as OpenBlob sees it).
-void check_policy(const std::string& path, const std::string& format, PolicyRights rights) {
-    if (!magick::policy_allows(CoderPolicyDomain, rights, format))
-        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
-                    format, "constitute.c/IsCoderAuthorized/426");
-    if (!magick::policy_allows(PathPolicyDomain, rights, path))
-        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
-                    path, "blob.c/OpenBlob/2721");
-}
-
 }  // namespace
+
+std::string Executor::writecache_root(const ::ImageInfo* info) {
+    // Write cache: outputs are written locally first, then copied in one sequential pass.
+    if (cache::NetCache* nc = netcache(info); nc && nc->config().writecache) return nc->staging_dir();
+    return "";
+}
 
 std::unique_ptr<OutputStage> Executor::make_stage(const ::ImageInfo* info, const std::string& path, bool single,
                                                   bool native) {
-    // Write cache: outputs are written locally first, then copied in one sequential pass.
-    if (cache::NetCache* nc = netcache(info); nc && nc->config().writecache)
-        if (std::string local = nc->staging_dir(); !local.empty()) {
-            try {
-                return std::make_unique<OutputStage>(path, single, native, local);
-            } catch (const Error&) {
-                // no local staging: stage beside the target as usual
-            }
+    if (std::string local = writecache_root(info); !local.empty()) {
+        try {
+            return std::make_unique<OutputStage>(path, single, native, local);
+        } catch (const Error&) {
+            // no local staging: stage beside the target as usual
         }
+    }
     return std::make_unique<OutputStage>(path, single, native);
 }
 
@@ -187,28 +165,11 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
 bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::string& filename) {
     if (images.empty()) return false;
     Target t = split_target(filename);
-    // Resolve the output format the way WriteImages does: prefix, extension, else the image's.
-    magick::InfoPtr probe = magick::clone_info(info);
-    CopyMagickString(probe->filename, filename.c_str(), MaxTextExtent);
-    probe->magick[0] = '\0';
-    {
-        magick::Exception ex;
-        SetImageInfo(probe.get(), static_cast<unsigned>(images.size()), ex);
-    }
-    std::string magick_name = probe->magick;
-    bool affirm = probe->affirm != MagickFalse;
-    if (magick_name.empty() || !affirm) {
-        // Extension-derived or nothing: ImageMagick falls back to the image's format when the
-        // name does not denote a writable one.
-        const MagickInfo* mi = nullptr;
-        if (!magick_name.empty()) {
-            magick::Exception ex;
-            mi = GetMagickInfo(magick_name.c_str(), ex);
-        }
-        if (!mi || mi->encoder == nullptr) magick_name = images.front().shell()->magick;
-    }
+    // The format as WriteImages resolves it: prefix, writable extension, else the image's.
+    const OutputFormat format = output_format(info, filename, images.size(), images.front().shell()->magick);
+    const std::string& magick_name = format.magick;
     // One file named as the user wrote it, or one file per frame derived from the name.
-    const bool single = (images.size() == 1 || probe->adjoin != MagickFalse) && t.path.find('%') == std::string::npos;
+    const bool single = (images.size() == 1 || format.adjoin) && t.path.find('%') == std::string::npos;
     const codecs::CodecSpec* codec = codecs::for_magick(magick_name);
     bool all_native = true;
     for (auto& img : images) all_native &= img.native() || codec != nullptr;
@@ -219,8 +180,7 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
             // writers below only ever see a staged path).
             check_policy(t.path, magick_name, WritePolicyRights);
         }
-        if (codec && all_native && file &&
-            (t.prefix.empty() || codecs::for_magick(t.prefix) == codec)) {
+        if (codec && all_native && file && (t.prefix.empty() || codecs::for_magick(t.prefix) == codec)) {
             try {
                 return write_native(info, images, t.path, magick_name, single);
             } catch (const codecs::Decline&) {
@@ -228,33 +188,27 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
             }
         }
         ::Image* list = to_magick_list(images, ctx_.diag);
-        magick::Exception ex;
-        if (!file) {
-            bool ok = WriteImages(info, list, filename.c_str(), ex) != MagickFalse;
-            bool error = ex.drain(ctx_.diag);
-            images = from_magick_list(list);
-            return ok && !error;
-        }
-        std::unique_ptr<OutputStage> stage;
+        BridgedOutput out;
         try {
-            stage = make_stage(info, t.path, single, false);
+            out = bridge_output(info, filename, format, single, writecache_root(info));
         } catch (...) {
             images = from_magick_list(list);
             throw;
         }
-        const std::string target = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + stage->writer_path();
-        bool ok = WriteImages(info, list, target.c_str(), ex) != MagickFalse;
+        magick::Exception ex;
+        bool ok = WriteImages(info, list, out.name.c_str(), ex) != MagickFalse;
         // Messages name the user's file, never the staging directory.
         Diagnostics got;
         bool error = ex.drain(got);
         for (Diagnostic d : got.all()) {
-            d.text = stage->user_text(d.text);
+            d.text = out.user_text(d.text);
             ctx_.diag.add(std::move(d));
         }
         // Keep the user's name on the images (it shows in later %f/%d escapes).
-        for (::Image* p = list; p; p = p->next) CopyMagickString(p->filename, filename.c_str(), MaxTextExtent);
+        if (out.stage)
+            for (::Image* p = list; p; p = p->next) CopyMagickString(p->filename, filename.c_str(), MaxTextExtent);
         images = from_magick_list(list);
-        if (ok && !error) stage->commit();
+        if (ok && !error && out.stage) out.stage->commit();
         return ok && !error;
     } catch (const Error& e) {
         ctx_.diag.add(e);
