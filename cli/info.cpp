@@ -18,7 +18,10 @@ namespace {
 void print_version() {
     size_t depth = 0;
     const char* im = GetMagickVersion(&depth);
-    std::printf("Version: mtool %s https://example.invalid/mtool\n", MTOOL_VERSION);
+    // Scripts that look for ImageMagick's version on the first line still find it.
+    std::string bridge = im;
+    if (auto url = bridge.find(" http"); url != std::string::npos) bridge.erase(url);
+    std::printf("Version: mtool %s (compatible with %s)\n", MTOOL_VERSION, bridge.c_str());
     std::printf("Bridge: %s\n", im);
     std::printf("Features: native JPEG (libjpeg-turbo) PNG (libpng) JPEG-2000 (OpenJPEG); Magick bridge for the rest\n");
     std::printf("Delegates (built-in): %s\n", GetMagickDelegates());
