@@ -90,7 +90,8 @@ uint64_t parse_size(const std::string& v, uint64_t fallback) {
     if (end == v.c_str() || !(d >= 0)) return fallback;
     static const std::string prefixes = "KMGTPE";
     const size_t prefix =
-        *end ? prefixes.find(static_cast<char>(std::toupper(static_cast<unsigned char>(*end)))) : std::string::npos;
+        *end ? prefixes.find(static_cast<char>(std::toupper(static_cast<unsigned char>(*end))))
+             : std::string::npos;
     if (prefix != std::string::npos) {
         const int power = static_cast<int>(prefix) + 1;
         ++end;
@@ -242,22 +243,38 @@ int open_subdir(int dfd, const char* name, mode_t mode, bool& created) {
 
 std::string slow_fs_name(long t) {
     switch (static_cast<unsigned long>(t) & 0xffffffffUL) {
-    case 0x6969: return "nfs";
-    case 0xFF534D42: return "cifs";
-    case 0xFE534D42: return "smb2";
-    case 0x517B: return "smb";
-    case 0x65735546: return "fuse";
-    case 0x01021997: return "9p";
-    case 0x9660: return "iso9660";
-    case 0x15013346: return "udf";
-    case 0x00C36400: return "ceph";
-    case 0x5346414F: return "afs";
-    case 0x0BD00BD0: return "lustre";
-    case 0x47504653: return "gpfs";
-    case 0x73757245: return "coda";
-    case 0x564C: return "ncp";
-    case 0x7461636F: return "ocfs2";
-    default: return "";
+        case 0x6969:
+            return "nfs";
+        case 0xFF534D42:
+            return "cifs";
+        case 0xFE534D42:
+            return "smb2";
+        case 0x517B:
+            return "smb";
+        case 0x65735546:
+            return "fuse";
+        case 0x01021997:
+            return "9p";
+        case 0x9660:
+            return "iso9660";
+        case 0x15013346:
+            return "udf";
+        case 0x00C36400:
+            return "ceph";
+        case 0x5346414F:
+            return "afs";
+        case 0x0BD00BD0:
+            return "lustre";
+        case 0x47504653:
+            return "gpfs";
+        case 0x73757245:
+            return "coda";
+        case 0x564C:
+            return "ncp";
+        case 0x7461636F:
+            return "ocfs2";
+        default:
+            return "";
     }
 }
 
@@ -280,9 +297,12 @@ NetCacheConfig NetCacheConfig::resolve(const _ImageInfo* info) {
         if (v) return std::string(v);
         return std::nullopt;
     };
-    if (auto v = define("netcache:dir")) c.dir = *v;
-    else if (auto p = policy("cache:netcache-dir")) c.dir = *p;
-    else if (auto e = env("MTOOL_NETCACHE_DIR")) c.dir = *e;
+    if (auto v = define("netcache:dir"))
+        c.dir = *v;
+    else if (auto p = policy("cache:netcache-dir"))
+        c.dir = *p;
+    else if (auto e = env("MTOOL_NETCACHE_DIR"))
+        c.dir = *e;
     std::optional<std::string> size = define("netcache:size");
     if (!size) size = policy("cache:netcache-size");
     if (!size) size = env("MTOOL_NETCACHE_SIZE");
@@ -460,14 +480,18 @@ void NetCache::count(uint64_t hits, uint64_t misses, uint64_t copies, uint64_t s
         std::string k;
         uint64_t v;
         while (in >> k >> v) {  // a corrupt file counts from zero again
-            if (k == "hits") s.hits = v;
-            else if (k == "misses") s.misses = v;
-            else if (k == "copies") s.copies = v;
-            else if (k == "bytes_saved") s.bytes_saved = v;
+            if (k == "hits")
+                s.hits = v;
+            else if (k == "misses")
+                s.misses = v;
+            else if (k == "copies")
+                s.copies = v;
+            else if (k == "bytes_saved")
+                s.bytes_saved = v;
         }
         std::ostringstream out;
-        out << "hits " << s.hits + hits << "\nmisses " << s.misses + misses << "\ncopies " << s.copies + copies
-            << "\nbytes_saved " << s.bytes_saved + saved << "\n";
+        out << "hits " << s.hits + hits << "\nmisses " << s.misses + misses << "\ncopies "
+            << s.copies + copies << "\nbytes_saved " << s.bytes_saved + saved << "\n";
         write_at_atomically(root_, "stats", out.str(), 0664);
     }
     ::close(fd);
@@ -485,7 +509,8 @@ bool NetCache::copy_in(int orig, const std::string& resolved, const struct stat&
     // The copy grants no more than the original: readable by its group only when the original
     // is readable by that same group (or by everyone), never by others.
     struct stat cs;
-    if (fstat(out, &cs) == 0 && ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid == cs.st_gid)))
+    if (fstat(out, &cs) == 0 &&
+        ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid == cs.st_gid)))
         fchmod(out, 0640);
     auto t0 = std::chrono::steady_clock::now();
     Hasher h;
@@ -530,8 +555,10 @@ bool NetCache::copy_in(int orig, const std::string& resolved, const struct stat&
     ::close(out);  // after the rename: until then the temporary stays locked against sweepers
     if (ok) {
         std::ostringstream meta;
-        meta << kMarker << "\n" << resolved << "\n" << st.st_size << " " << mtime_ns(st) << " " << st.st_ino << " "
-             << st.st_dev << "\nsha256 " << sum << "\n";
+        meta << kMarker << "\n"
+             << resolved << "\n"
+             << st.st_size << " " << mtime_ns(st) << " " << st.st_ino << " " << st.st_dev << "\nsha256 "
+             << sum << "\n";
         ok = write_at_atomically(bfd, key + ".meta", meta.str(), 0644);
         if (!ok) err = errno;
     }
@@ -738,7 +765,8 @@ void NetCache::trim(uint64_t room) {
         for (const auto& s : all)
             if (std::find(seen.begin(), seen.end(), s.bucket) == seen.end()) {
                 seen.push_back(s.bucket);
-                if (int bfd = openat(data_, s.bucket.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (int bfd =
+                        openat(data_, s.bucket.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                     bfd >= 0) {
                     sweep_temps(bfd);
                     ::close(bfd);
@@ -766,10 +794,14 @@ NetCacheStats NetCache::stats() const {
     std::string k;
     uint64_t v;
     while (in >> k >> v) {
-        if (k == "hits") s.hits = v;
-        else if (k == "misses") s.misses = v;
-        else if (k == "copies") s.copies = v;
-        else if (k == "bytes_saved") s.bytes_saved = v;
+        if (k == "hits")
+            s.hits = v;
+        else if (k == "misses")
+            s.misses = v;
+        else if (k == "copies")
+            s.copies = v;
+        else if (k == "bytes_saved")
+            s.bytes_saved = v;
     }
     for (const auto& e : scan())
         if (e.trusted) {

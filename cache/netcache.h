@@ -49,13 +49,13 @@ struct _ImageInfo;
 namespace mtool::cache {
 
 struct NetCacheConfig {
-    std::string dir;                   ///< "" disables the cache
-    uint64_t size = uint64_t{1} << 30; ///< bytes the cache may hold
-    std::vector<std::string> paths;    ///< directories treated as slow whatever their file system
-    std::vector<std::string> exclude;  ///< directories never cached
-    bool writecache = false;           ///< stage outputs locally, then one sequential copy
-    bool shared = false;               ///< netcache:shared=group: trust the directory group's entries
-    bool debug = false;                ///< -debug netcache
+    std::string dir;                    ///< "" disables the cache
+    uint64_t size = uint64_t{1} << 30;  ///< bytes the cache may hold
+    std::vector<std::string> paths;     ///< directories treated as slow whatever their file system
+    std::vector<std::string> exclude;   ///< directories never cached
+    bool writecache = false;            ///< stage outputs locally, then one sequential copy
+    bool shared = false;                ///< netcache:shared=group: trust the directory group's entries
+    bool debug = false;                 ///< -debug netcache
 
     /// -define netcache:dir/size/paths/exclude/writecache/shared, else policy.xml
     /// (<policy domain="cache" name="netcache-dir" value="..."/>, netcache-size,
@@ -127,7 +127,8 @@ private:
     void count(uint64_t hits, uint64_t misses, uint64_t copies, uint64_t saved);
     /// Copies the original (open as `orig`) into the entry `key` of bucket `bfd`; the caller
     /// holds the entry's exclusive lock.
-    bool copy_in(int orig, const std::string& resolved, const struct stat& st, int bfd, const std::string& key);
+    bool copy_in(int orig, const std::string& resolved, const struct stat& st, int bfd,
+                 const std::string& key);
     /// The bucket directory of `key` (data/HH), verified; -1 if missing or untrusted.
     int bucket(const std::string& key, bool create) const;
     bool trusted_owner(const struct stat& st) const;

@@ -6,10 +6,14 @@ namespace mtool::cache {
 
 const char* tier_name(Tier t) {
     switch (t) {
-    case Tier::memory: return "MEMORY";
-    case Tier::map: return "MAP";
-    case Tier::disk: return "DISK";
-    case Tier::remote: return "REMOTE";
+        case Tier::memory:
+            return "MEMORY";
+        case Tier::map:
+            return "MAP";
+        case Tier::disk:
+            return "DISK";
+        case Tier::remote:
+            return "REMOTE";
     }
     return "?";
 }
@@ -25,7 +29,8 @@ std::optional<Tier> spill_target(const Usage& u, uint64_t bytes, const Budgets& 
 }
 
 Residence residence_for(uint64_t bytes, bool has_map_home, bool map_room, const Budgets& b) {
-    if (b.memory != kUnlimited && b.memory < bytes && (has_map_home || map_room)) return Residence::mapped_window;
+    if (b.memory != kUnlimited && b.memory < bytes && (has_map_home || map_room))
+        return Residence::mapped_window;
     return Residence::heap;
 }
 

@@ -31,14 +31,16 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 
 Error exhausted() {
-    return Error(Severity::cache_error, "cache resources exhausted", current_label(), "cache.c/OpenPixelCache/4125");
+    return Error(Severity::cache_error, "cache resources exhausted", current_label(),
+                 "cache.c/OpenPixelCache/4125");
 }
 
 uint8_t* anonymous(uint64_t bytes) {
-    void* p = mmap(nullptr, page_round(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED) throw Error(Severity::resource_limit_error, "memory allocation failed", current_label(),
-                                     "cache.c/AcquireCacheNexusPixels");
+    void* p = mmap(nullptr, page_round(bytes), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        throw Error(Severity::resource_limit_error, "memory allocation failed", current_label(),
+                    "cache.c/AcquireCacheNexusPixels");
     return static_cast<uint8_t*>(p);
 }
 
@@ -109,7 +111,8 @@ uint64_t SpillFile::allocate(uint64_t bytes, bool reserve) {
         int rc = posix_fallocate(fd_, static_cast<off_t>(off), static_cast<off_t>(bytes));
         if (rc != 0) {
             release(off, bytes);
-            throw file_error(Severity::cache_error, "unable to extend cache", path_, rc, "cache.c/SetPixelCacheExtent");
+            throw file_error(Severity::cache_error, "unable to extend cache", path_, rc,
+                             "cache.c/SetPixelCacheExtent");
         }
     }
     return off;
@@ -135,8 +138,8 @@ namespace {
 
 /// Runs pread or pwrite until `bytes` are done; a short transfer counts as `short_errno`.
 template <class Io>
-void transfer(Io io, uint64_t offset, uint64_t bytes, int short_errno, const std::string& path, const char* reason,
-              const char* where) {
+void transfer(Io io, uint64_t offset, uint64_t bytes, int short_errno, const std::string& path,
+              const char* reason, const char* where) {
     uint64_t done = 0;
     while (done < bytes) {
         ssize_t n = io(done, bytes - done, static_cast<off_t>(offset + done));
@@ -149,13 +152,13 @@ void transfer(Io io, uint64_t offset, uint64_t bytes, int short_errno, const std
 }  // namespace
 
 void SpillFile::write(uint64_t offset, const uint8_t* data, uint64_t bytes) {
-    transfer([&](uint64_t at, uint64_t n, off_t off) { return ::pwrite(fd_, data + at, n, off); }, offset, bytes,
-             ENOSPC, path_, "unable to write pixel cache", "cache.c/WritePixelCachePixels");
+    transfer([&](uint64_t at, uint64_t n, off_t off) { return ::pwrite(fd_, data + at, n, off); }, offset,
+             bytes, ENOSPC, path_, "unable to write pixel cache", "cache.c/WritePixelCachePixels");
 }
 
 void SpillFile::read(uint64_t offset, uint8_t* data, uint64_t bytes) {
-    transfer([&](uint64_t at, uint64_t n, off_t off) { return ::pread(fd_, data + at, n, off); }, offset, bytes, EIO,
-             path_, "unable to read pixel cache", "cache.c/ReadPixelCachePixels");
+    transfer([&](uint64_t at, uint64_t n, off_t off) { return ::pread(fd_, data + at, n, off); }, offset,
+             bytes, EIO, path_, "unable to read pixel cache", "cache.c/ReadPixelCachePixels");
 }
 
 // ---- TierManager -----------------------------------------------------------------------------
@@ -293,8 +296,8 @@ void TierManager::make_room(uint64_t bytes) {
 void TierManager::make_resident(Strip* s) {
     const Budgets b = budgets_();
     const uint64_t slot = page_round(s->bytes);
-    const bool map_room = s->home == Tier::memory && !s->disk_only &&
-                          (b.map == kUnlimited || usage_.map + slot <= b.map);
+    const bool map_room =
+        s->home == Tier::memory && !s->disk_only && (b.map == kUnlimited || usage_.map + slot <= b.map);
     Residence r = s->disk_only ? Residence::heap : residence_for(s->bytes, s->home == Tier::map, map_room, b);
     make_room(s->bytes);
     auto t0 = std::chrono::steady_clock::now();
@@ -305,7 +308,8 @@ void TierManager::make_resident(Strip* s) {
             charge(Tier::map, static_cast<int64_t>(slot));
             ++stats_[static_cast<int>(Tier::map)].tiles_out;
         }
-        void* p = mmap(nullptr, slot, PROT_READ | PROT_WRITE, MAP_SHARED, map_file_.fd(), static_cast<off_t>(s->offset));
+        void* p = mmap(nullptr, slot, PROT_READ | PROT_WRITE, MAP_SHARED, map_file_.fd(),
+                       static_cast<off_t>(s->offset));
         if (p == MAP_FAILED)
             throw file_error(Severity::cache_error, "unable to map pixel cache", map_file_.path(), errno,
                              "cache.c/MapBlob");
@@ -402,14 +406,15 @@ void TierManager::report(std::FILE* out) const {
     const uint64_t limits[] = {b.memory, b.map, b.disk};
     for (int t = 0; t < 3; ++t) {
         const TierStats& s = stats_[t];
-        std::fprintf(out,
-                     "cache: tier %-6s limit %s resident %llu peak %llu tiles-in %llu tiles-out %llu hits %llu "
-                     "misses %llu evictions %llu spill-seconds %.3f\n",
-                     tier_name(static_cast<Tier>(t)), limit(limits[t]).c_str(),
-                     static_cast<unsigned long long>(s.resident), static_cast<unsigned long long>(s.peak),
-                     static_cast<unsigned long long>(s.tiles_in), static_cast<unsigned long long>(s.tiles_out),
-                     static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
-                     static_cast<unsigned long long>(s.evictions), s.seconds);
+        std::fprintf(
+            out,
+            "cache: tier %-6s limit %s resident %llu peak %llu tiles-in %llu tiles-out %llu hits %llu "
+            "misses %llu evictions %llu spill-seconds %.3f\n",
+            tier_name(static_cast<Tier>(t)), limit(limits[t]).c_str(),
+            static_cast<unsigned long long>(s.resident), static_cast<unsigned long long>(s.peak),
+            static_cast<unsigned long long>(s.tiles_in), static_cast<unsigned long long>(s.tiles_out),
+            static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
+            static_cast<unsigned long long>(s.evictions), s.seconds);
     }
 }
 

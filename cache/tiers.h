@@ -143,10 +143,10 @@ struct Strip {
     int pins = 0;
     bool referenced = false;
     bool dead = false;
-    bool loaded = false;        ///< holds data (else never written: no load needed)
-    uint8_t* frame = nullptr;   ///< resident bytes: heap frame or mapped window
-    bool mapped = false;        ///< frame is a window onto the map file
-    Tier home = Tier::memory;   ///< spill copy: MAP or DISK file, memory = none
+    bool loaded = false;       ///< holds data (else never written: no load needed)
+    uint8_t* frame = nullptr;  ///< resident bytes: heap frame or mapped window
+    bool mapped = false;       ///< frame is a window onto the map file
+    Tier home = Tier::memory;  ///< spill copy: MAP or DISK file, memory = none
     uint64_t offset = 0;
     size_t clock_index = SIZE_MAX;
     std::atomic<bool> dirty{false};

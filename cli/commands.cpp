@@ -75,13 +75,14 @@ int run_convert(Context& ctx, std::vector<std::string>& args) {
 /// %[...] names of attributes, file properties and metadata, never statistics or pixels.
 static bool header_only_format(const std::string& f) {
     static const std::string letters = "bcdefghilmnopqstuwxyzABCDFGHMNOPQSTUWXYZ%";
-    static const char* const names[] = {"width", "height", "page", "magick", "base", "basename", "directory",
-                                        "extension", "filename", "input", "name", "scene", "scenes",
-                                        "orientation", "resolution.x", "resolution.y", "units", "compression",
-                                        "quality", "depth", "channels", "colorspace", "size", "copyright",
-                                        "version", "printsize.x", "printsize.y", "comment", "label"};
-    static const char* const prefixes[] = {"exif:", "date:", "png:", "jpeg:", "jp2:", "icc:", "iptc:", "xmp:",
-                                           "tiff:", "option:", "artifact:", "filename:"};
+    static const char* const names[] = {
+        "width",     "height",      "page",         "magick",       "base",  "basename",
+        "directory", "extension",   "filename",     "input",        "name",  "scene",
+        "scenes",    "orientation", "resolution.x", "resolution.y", "units", "compression",
+        "quality",   "depth",       "channels",     "colorspace",   "size",  "copyright",
+        "version",   "printsize.x", "printsize.y",  "comment",      "label"};
+    static const char* const prefixes[] = {"exif:", "date:", "png:",  "jpeg:",   "jp2:",      "icc:",
+                                           "iptc:", "xmp:",  "tiff:", "option:", "artifact:", "filename:"};
     for (size_t i = 0; i < f.size(); ++i) {
         if (f[i] != '%') continue;
         if (++i >= f.size()) break;
@@ -95,7 +96,8 @@ static bool header_only_format(const std::string& f) {
             for (const char* p : prefixes) ok |= name.rfind(p, 0) == 0;
             if (!ok) return false;
             i = end;
-        } else if (std::isdigit(static_cast<unsigned char>(f[i])) || letters.find(f[i]) == std::string::npos) {
+        } else if (std::isdigit(static_cast<unsigned char>(f[i])) ||
+                   letters.find(f[i]) == std::string::npos) {
             return false;
         }
     }
@@ -125,7 +127,9 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
         const std::string& a = args[i];
         if (magick::is_command_option(a)) {
             magick::OptionInfo oi = magick::option_info(a);
-            if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "identify.c/IdentifyImageCommand");
+            if (!oi.known)
+                throw Error(Severity::option_error, "unrecognized option", a,
+                            "identify.c/IdentifyImageCommand");
             if (i + oi.arity >= args.size())
                 throw Error(Severity::option_error, "missing argument", a, "identify.c/IdentifyImageCommand");
             std::vector<std::string> tokens(args.begin() + static_cast<long>(i),
@@ -192,7 +196,9 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
         }
         std::fflush(stdout);
     }
-    if (!any_file) throw Error(Severity::option_error, "missing an image filename", args.back(), "identify.c/IdentifyImageCommand");
+    if (!any_file)
+        throw Error(Severity::option_error, "missing an image filename", args.back(),
+                    "identify.c/IdentifyImageCommand");
     return ctx.exit_status(ok);
 }
 
@@ -210,15 +216,24 @@ int run_mogrify(Context& ctx, std::vector<std::string>& raw) {
             continue;
         }
         magick::OptionInfo oi = magick::option_info(a);
-        if (!oi.known) throw Error(Severity::option_error, "unrecognized option", a, "mogrify.c/MogrifyImageCommand");
+        if (!oi.known)
+            throw Error(Severity::option_error, "unrecognized option", a, "mogrify.c/MogrifyImageCommand");
         if (i + oi.arity >= args.size())
             throw Error(Severity::option_error, "missing argument", a, "mogrify.c/MogrifyImageCommand");
-        if (a == "-format") { format = args[++i]; continue; }
-        if (a == "-path") { path = args[++i]; continue; }
+        if (a == "-format") {
+            format = args[++i];
+            continue;
+        }
+        if (a == "-path") {
+            path = args[++i];
+            continue;
+        }
         for (int k = 0; k <= oi.arity; ++k) options.push_back(args[i + k]);
         i += oi.arity;
     }
-    if (files.empty()) throw Error(Severity::option_error, "missing an image filename", args.empty() ? "" : args.back(), "mogrify.c/MogrifyImageCommand");
+    if (files.empty())
+        throw Error(Severity::option_error, "missing an image filename", args.empty() ? "" : args.back(),
+                    "mogrify.c/MogrifyImageCommand");
     int worst = 0;
     for (const auto& f : files) {
         std::string out = f;
@@ -279,8 +294,8 @@ int run_magick_command(Context& ctx, std::vector<std::string>& raw, const char* 
     // As their main programs call them: compare collects (and drops) metadata, the others none.
     char* metadata = nullptr;
     magick::Exception ex;
-    const bool ok =
-        command(info.get(), static_cast<int>(args.size()), argv.data(), compare ? &metadata : nullptr, ex) != MagickFalse;
+    const bool ok = command(info.get(), static_cast<int>(args.size()), argv.data(),
+                            compare ? &metadata : nullptr, ex) != MagickFalse;
     if (metadata) DestroyString(metadata);
     Diagnostics got;
     const bool error = ex.drain(got);

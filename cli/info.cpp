@@ -23,7 +23,9 @@ void print_version() {
     if (auto url = bridge.find(" http"); url != std::string::npos) bridge.erase(url);
     std::printf("Version: mtool %s (compatible with %s)\n", MTOOL_VERSION, bridge.c_str());
     std::printf("Bridge: %s\n", im);
-    std::printf("Features: native JPEG (libjpeg-turbo) PNG (libpng) JPEG-2000 (OpenJPEG); Magick bridge for the rest\n");
+    std::printf(
+        "Features: native JPEG (libjpeg-turbo) PNG (libpng) JPEG-2000 (OpenJPEG); Magick bridge for the "
+        "rest\n");
     std::printf("Delegates (built-in): %s\n", GetMagickDelegates());
 }
 
@@ -101,9 +103,12 @@ bool handle_info_option(Context& ctx, const std::vector<std::string>& args, int&
             return true;
         }
         const std::string& what = args[1];
-        if (strcasecmp(what.c_str(), "operator") == 0) list_operators();
-        else if (strcasecmp(what.c_str(), "format") == 0) list_formats();
-        else if (strcasecmp(what.c_str(), "resource") == 0) list_resources();
+        if (strcasecmp(what.c_str(), "operator") == 0)
+            list_operators();
+        else if (strcasecmp(what.c_str(), "format") == 0)
+            list_formats();
+        else if (strcasecmp(what.c_str(), "resource") == 0)
+            list_resources();
         else {
             ssize_t list = ParseCommandOption(MagickListOptions, MagickFalse, what.c_str());
             if (list < 0) {

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
             std::string ev = events.substr(a, b - a);
             if (!strcasecmp(ev.c_str(), "cache") || !strcasecmp(ev.c_str(), "all"))
                 ctx.debug_cache = cache::TierManager::global().debug = true;
-            if (!strcasecmp(ev.c_str(), "netcache") || !strcasecmp(ev.c_str(), "all")) ctx.debug_netcache = true;
+            if (!strcasecmp(ev.c_str(), "netcache") || !strcasecmp(ev.c_str(), "all"))
+                ctx.debug_netcache = true;
         }
     }
     int status;

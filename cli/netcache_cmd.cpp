@@ -18,7 +18,8 @@ int run_netcache(Context& ctx, std::vector<std::string>& args) {
             if (args[i] == "-define") {
                 std::string kv = args[++i];
                 auto eq = kv.find('=');
-                SetImageOption(info.get(), kv.substr(0, eq).c_str(), eq == std::string::npos ? "" : kv.c_str() + eq + 1);
+                SetImageOption(info.get(), kv.substr(0, eq).c_str(),
+                               eq == std::string::npos ? "" : kv.c_str() + eq + 1);
             } else {
                 ++i;
             }
@@ -39,12 +40,13 @@ int run_netcache(Context& ctx, std::vector<std::string>& args) {
     if (!nc.enabled()) return 1;
     if (sub == "stats") {
         cache::NetCacheStats s = nc.stats();
-        std::printf("Directory: %s\nSize limit: %llu\nEntries: %llu\nBytes: %llu\nHits: %llu\nMisses: %llu\n"
-                    "Copies: %llu\nBytes saved: %llu\n",
-                    cfg.dir.c_str(), static_cast<unsigned long long>(cfg.size),
-                    static_cast<unsigned long long>(s.entries), static_cast<unsigned long long>(s.bytes),
-                    static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
-                    static_cast<unsigned long long>(s.copies), static_cast<unsigned long long>(s.bytes_saved));
+        std::printf(
+            "Directory: %s\nSize limit: %llu\nEntries: %llu\nBytes: %llu\nHits: %llu\nMisses: %llu\n"
+            "Copies: %llu\nBytes saved: %llu\n",
+            cfg.dir.c_str(), static_cast<unsigned long long>(cfg.size),
+            static_cast<unsigned long long>(s.entries), static_cast<unsigned long long>(s.bytes),
+            static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
+            static_cast<unsigned long long>(s.copies), static_cast<unsigned long long>(s.bytes_saved));
     } else if (sub == "list") {
         for (const auto& e : nc.list()) {
             char when[32];

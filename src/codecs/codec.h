@@ -11,9 +11,9 @@
 namespace mtool::codecs {
 
 struct ReadRequest {
-    std::string path;            ///< file to read ("" with `file` set for stdin)
-    std::FILE* file = nullptr;   ///< already open stream (stdin); otherwise path is opened
-    const ::ImageInfo* info;     ///< settings in force (ping, defines such as jpeg:size)
+    std::string path;           ///< file to read ("" with `file` set for stdin)
+    std::FILE* file = nullptr;  ///< already open stream (stdin); otherwise path is opened
+    const ::ImageInfo* info;    ///< settings in force (ping, defines such as jpeg:size)
     Context& ctx;
     /// Geometry of a `-thumbnail` that follows the read directly: a codec may decode at a
     /// reduced resolution that stays at least twice that size.
@@ -24,19 +24,19 @@ struct ReadRequest {
 };
 
 struct WriteRequest {
-    std::FILE* file;             ///< destination stream
-    std::string path;            ///< for messages
-    std::string magick;          ///< resolved output format, e.g. "PNG8", "JPEG"
-    const ::ImageInfo* info;     ///< write settings (quality, interlace, defines, ...)
+    std::FILE* file;          ///< destination stream
+    std::string path;         ///< for messages
+    std::string magick;       ///< resolved output format, e.g. "PNG8", "JPEG"
+    const ::ImageInfo* info;  ///< write settings (quality, interlace, defines, ...)
     Context& ctx;
 };
 
 struct CodecSpec {
-    const char* name;                         ///< ImageMagick's format name
-    std::vector<std::string> magicks;         ///< output names handled (JPEG, JPG, PNG24, ...)
-    int priority;                             ///< higher wins when several sniff positive
+    const char* name;                  ///< ImageMagick's format name
+    std::vector<std::string> magicks;  ///< output names handled (JPEG, JPG, PNG24, ...)
+    int priority;                      ///< higher wins when several sniff positive
     bool (*sniff)(const unsigned char* head, size_t n);
-    Image (*read)(const ReadRequest& req);    ///< decode (or only the header when pinging)
+    Image (*read)(const ReadRequest& req);  ///< decode (or only the header when pinging)
     void (*write)(Image& image, const WriteRequest& req);
     const char* summary;
 };

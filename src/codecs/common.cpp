@@ -9,13 +9,16 @@ namespace mtool::codecs {
 
 std::unique_ptr<std::FILE, int (*)(std::FILE*)> open_input(const ReadRequest& req) {
     std::FILE* f = std::fopen(req.path.c_str(), "rb");
-    if (!f) throw file_error(Severity::file_open_error, "unable to open image", req.path, errno, "blob.c/OpenBlob");
+    if (!f)
+        throw file_error(Severity::file_open_error, "unable to open image", req.path, errno,
+                         "blob.c/OpenBlob");
     return {f, &std::fclose};
 }
 
 void report_warnings(const ReadRequest& req, const std::vector<std::string>& warnings, const char* where) {
     for (const auto& w : warnings)
-        req.ctx.diag.add(Diagnostic{Severity::warning, format_diagnostic(Severity::warning, w, req.path, where)});
+        req.ctx.diag.add(
+            Diagnostic{Severity::warning, format_diagnostic(Severity::warning, w, req.path, where)});
 }
 
 bool native_colorspace(const ::Image* image) {
@@ -34,7 +37,8 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     ::Image* image = ReadImage(info.get(), ex);
     Diagnostics warnings;
     bool error = ex.drain(warnings);
-    if (image && image->exception.severity < ErrorException) magick::drain_exception(&image->exception, warnings);
+    if (image && image->exception.severity < ErrorException)
+        magick::drain_exception(&image->exception, warnings);
     // A coder that fails in the header may report on the image's own exception and return an
     // empty image (jpeg.c does): that is no header to build on either.
     if (image && (image->exception.severity >= ErrorException || image->columns == 0 || image->rows == 0))
@@ -53,7 +57,8 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     image->ping = MagickFalse;
     // A pinged image's pixel cache is a ping cache that cannot hold pixels later; keep only
     // its attributes.
-    magick::ImagePtr shell = shell_like(image, static_cast<int>(image->columns), static_cast<int>(image->rows));
+    magick::ImagePtr shell =
+        shell_like(image, static_cast<int>(image->columns), static_cast<int>(image->rows));
     shell->ping = MagickFalse;
     // The header read's warnings: reported here when nothing more is read (identify, -ping),
     // else left to the native decoder, which meets them again.

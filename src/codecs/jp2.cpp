@@ -56,9 +56,15 @@ void on_error(const char* msg, void* data) {
     if (log->error.empty()) log->error = trimmed(msg);
 }
 
-struct CodecDel { void operator()(opj_codec_t* c) const { opj_destroy_codec(c); } };
-struct StreamDel { void operator()(opj_stream_t* s) const { opj_stream_destroy(s); } };
-struct ImageDel { void operator()(opj_image_t* i) const { opj_image_destroy(i); } };
+struct CodecDel {
+    void operator()(opj_codec_t* c) const { opj_destroy_codec(c); }
+};
+struct StreamDel {
+    void operator()(opj_stream_t* s) const { opj_stream_destroy(s); }
+};
+struct ImageDel {
+    void operator()(opj_image_t* i) const { opj_image_destroy(i); }
+};
 struct InfoDel {
     void operator()(opj_codestream_info_v2_t* i) const { opj_destroy_cstr_info(&i); }
 };
@@ -74,7 +80,9 @@ OPJ_SIZE_T file_read(void* buf, OPJ_SIZE_T n, void* f) {
 OPJ_SIZE_T file_write(void* buf, OPJ_SIZE_T n, void* f) {
     return std::fwrite(buf, 1, n, static_cast<std::FILE*>(f)) == n ? n : static_cast<OPJ_SIZE_T>(-1);
 }
-OPJ_OFF_T file_skip(OPJ_OFF_T n, void* f) { return fseeko(static_cast<std::FILE*>(f), n, SEEK_CUR) == 0 ? n : -1; }
+OPJ_OFF_T file_skip(OPJ_OFF_T n, void* f) {
+    return fseeko(static_cast<std::FILE*>(f), n, SEEK_CUR) == 0 ? n : -1;
+}
 OPJ_BOOL file_seek(OPJ_OFF_T n, void* f) { return fseeko(static_cast<std::FILE*>(f), n, SEEK_SET) == 0; }
 
 StreamPtr file_stream(std::FILE* f, bool input) {
@@ -130,10 +138,11 @@ HeaderBoxes header_boxes(std::FILE* f) {
             for (size_t p = 0; p + 8 <= body.size();) {
                 uint32_t blen = be32(&body[p]);
                 const unsigned char* type = &body[p + 4];
-                if (!std::memcmp(type, "pclr", 4) || !std::memcmp(type, "cmap", 4) || !std::memcmp(type, "cdef", 4))
+                if (!std::memcmp(type, "pclr", 4) || !std::memcmp(type, "cmap", 4) ||
+                    !std::memcmp(type, "cdef", 4))
                     out.channel_boxes = true;
-                if (!std::memcmp(type, "colr", 4) && blen >= 15 && p + 15 <= body.size() && body[p + 8] == 1 &&
-                    out.enumcs < 0)
+                if (!std::memcmp(type, "colr", 4) && blen >= 15 && p + 15 <= body.size() &&
+                    body[p + 8] == 1 && out.enumcs < 0)
                     out.enumcs = static_cast<int>(be32(&body[p + 11]));
                 if (blen < 8) break;
                 p += blen;
@@ -149,12 +158,18 @@ HeaderBoxes header_boxes(std::FILE* f) {
 /// OpenJPEG's colour space for a colr enumeration (jp2.c, "Set Image Color Space").
 OPJ_COLOR_SPACE space_of(int enumcs) {
     switch (enumcs) {
-    case 16: return OPJ_CLRSPC_SRGB;
-    case 17: return OPJ_CLRSPC_GRAY;
-    case 18: return OPJ_CLRSPC_SYCC;
-    case 24: return OPJ_CLRSPC_EYCC;
-    case 12: return OPJ_CLRSPC_CMYK;
-    default: return OPJ_CLRSPC_UNKNOWN;
+        case 16:
+            return OPJ_CLRSPC_SRGB;
+        case 17:
+            return OPJ_CLRSPC_GRAY;
+        case 18:
+            return OPJ_CLRSPC_SYCC;
+        case 24:
+            return OPJ_CLRSPC_EYCC;
+        case 12:
+            return OPJ_CLRSPC_CMYK;
+        default:
+            return OPJ_CLRSPC_UNKNOWN;
     }
 }
 
@@ -202,8 +217,8 @@ uint16_t clamp_q16(double v) {
 
 /// Maps decoded component values to stored samples as coders/jp2.c scales them into Q16.
 struct Scaler {
-    int offset;      ///< added to signed components
-    int bps;         ///< 1 when the Q16 value is an exact multiple of 257 for every input
+    int offset;  ///< added to signed components
+    int bps;     ///< 1 when the Q16 value is an exact multiple of 257 for every input
     std::vector<uint16_t> color, alpha;
 
     Scaler(int p, bool sgnd) : offset(sgnd ? 1 << (p - 1) : 0) {
@@ -230,7 +245,8 @@ void store_row(Pixels& px, int y, int x0, int n, int c, const T* src, const Scal
     const int ch = px.channels();
     if (px.bytes_per_sample() == 1) {
         uint8_t* d = px.row(y) + static_cast<size_t>(x0) * ch + c;
-        for (int x = 0; x < n; ++x, d += ch) *d = static_cast<uint8_t>(sc.get(static_cast<int>(src[x]), is_alpha));
+        for (int x = 0; x < n; ++x, d += ch)
+            *d = static_cast<uint8_t>(sc.get(static_cast<int>(src[x]), is_alpha));
     } else {
         uint16_t* d = px.row16(y) + static_cast<size_t>(x0) * ch + c;
         for (int x = 0; x < n; ++x, d += ch) *d = sc.get(static_cast<int>(src[x]), is_alpha);
@@ -306,7 +322,8 @@ Image read_jp2(const ReadRequest& req) {
     // count is known from the main header just read).
     if (explicit_reduce < 0 && !req.shrink_hint.empty() && cinfo && cinfo->m_default_tile_info.tccp_info) {
         const int levels = static_cast<int>(cinfo->m_default_tile_info.tccp_info[0].numresolutions) - 1;
-        const int r = thumbnail_reduction(req.shrink_hint, img->x1 - img->x0, img->y1 - img->y0, std::min(levels, 5));
+        const int r =
+            thumbnail_reduction(req.shrink_hint, img->x1 - img->x0, img->y1 - img->y0, std::min(levels, 5));
         if (r > 0 && opj_set_decoded_resolution_factor(codec.get(), static_cast<OPJ_UINT32>(r)))
             params.cp_reduce = static_cast<OPJ_UINT32>(r);
     }
@@ -326,12 +343,13 @@ Image read_jp2(const ReadRequest& req) {
         while (go_on) {
             OPJ_UINT32 index = 0, comps = 0, size = 0;
             OPJ_INT32 x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-            if (!opj_read_tile_header(codec.get(), stream.get(), &index, &size, &x0, &y0, &x1, &y1, &comps, &go_on))
+            if (!opj_read_tile_header(codec.get(), stream.get(), &index, &size, &x0, &y0, &x1, &y1, &comps,
+                                      &go_on))
                 throw Decline{"tile: " + log.error};
             if (!go_on) break;
             const int tw = x1 - x0, th = y1 - y0;
-            if (x0 < 0 || y0 < 0 || x1 > w || y1 > h || tw <= 0 || th <= 0 || static_cast<int>(comps) != ncomp ||
-                size != static_cast<OPJ_UINT32>(tw) * th * sample * ncomp)
+            if (x0 < 0 || y0 < 0 || x1 > w || y1 > h || tw <= 0 || th <= 0 ||
+                static_cast<int>(comps) != ncomp || size != static_cast<OPJ_UINT32>(tw) * th * sample * ncomp)
                 throw Decline{"tile geometry"};
             buf.resize(size);
             if (!opj_decode_tile_data(codec.get(), index, buf.data(), size, stream.get()))
@@ -343,28 +361,33 @@ Image read_jp2(const ReadRequest& req) {
                     const size_t off = static_cast<size_t>(r) * tw;
                     if (sample == 1) {
                         if (img->comps[c].sgnd)
-                            store_row(*px, y0 + r, x0, tw, c, reinterpret_cast<const int8_t*>(plane) + off, scale, a);
+                            store_row(*px, y0 + r, x0, tw, c, reinterpret_cast<const int8_t*>(plane) + off,
+                                      scale, a);
                         else
                             store_row(*px, y0 + r, x0, tw, c, plane + off, scale, a);
                     } else {
                         if (img->comps[c].sgnd)
-                            store_row(*px, y0 + r, x0, tw, c, reinterpret_cast<const int16_t*>(plane) + off, scale, a);
+                            store_row(*px, y0 + r, x0, tw, c, reinterpret_cast<const int16_t*>(plane) + off,
+                                      scale, a);
                         else
-                            store_row(*px, y0 + r, x0, tw, c, reinterpret_cast<const uint16_t*>(plane) + off, scale, a);
+                            store_row(*px, y0 + r, x0, tw, c, reinterpret_cast<const uint16_t*>(plane) + off,
+                                      scale, a);
                     }
                 }
             }
         }
         if (!opj_end_decompress(codec.get(), stream.get())) throw Decline{"end: " + log.error};
     } else {
-        if (!opj_set_decode_area(codec.get(), img.get(), 0, 0, 0, 0) || !opj_decode(codec.get(), stream.get(), img.get()) ||
+        if (!opj_set_decode_area(codec.get(), img.get(), 0, 0, 0, 0) ||
+            !opj_decode(codec.get(), stream.get(), img.get()) ||
             !opj_end_decompress(codec.get(), stream.get()))
             throw Decline{"decode: " + log.error};
         if (static_cast<int>(img->numcomps) != ncomp) throw Decline{"components after decode"};
         want = layout_for(ncomp, img->color_space);
         const int w = static_cast<int>(img->comps[0].w), h = static_cast<int>(img->comps[0].h);
         for (int c = 0; c < ncomp; ++c)
-            if (!img->comps[c].data || static_cast<int>(img->comps[c].w) != w || static_cast<int>(img->comps[c].h) != h)
+            if (!img->comps[c].data || static_cast<int>(img->comps[c].w) != w ||
+                static_cast<int>(img->comps[c].h) != h)
                 throw Decline{"component data"};
         px = std::make_shared<Pixels>(w, h, ncomp, scale.bps);
         for (int y = 0; y < h; ++y)
@@ -374,8 +397,8 @@ Image read_jp2(const ReadRequest& req) {
     }
     file.reset();
     for (const auto& m : log.warnings)
-        req.ctx.diag.add(Diagnostic{Severity::warning,
-                                    format_diagnostic(Severity::warning, m, "OpenJP2", "jp2.c/JP2WarningHandler/237")});
+        req.ctx.diag.add(Diagnostic{Severity::warning, format_diagnostic(Severity::warning, m, "OpenJP2",
+                                                                         "jp2.c/JP2WarningHandler/237")});
     if (px->width() != static_cast<int>(shell->columns) || px->height() != static_cast<int>(shell->rows))
         shell = shell_like(shell.get(), px->width(), px->height());
     shell->depth = static_cast<size_t>(prec);
@@ -457,8 +480,11 @@ void write_jp2(Image& image, const WriteRequest& req) {
         p.cp_disto_alloc = 0;
     }
     if ((opt = GetImageOption(req.info, "jp2:progression-order"))) {
-        static const std::pair<const char*, OPJ_PROG_ORDER> orders[] = {
-            {"LRCP", OPJ_LRCP}, {"RLCP", OPJ_RLCP}, {"RPCL", OPJ_RPCL}, {"PCRL", OPJ_PCRL}, {"CPRL", OPJ_CPRL}};
+        static const std::pair<const char*, OPJ_PROG_ORDER> orders[] = {{"LRCP", OPJ_LRCP},
+                                                                        {"RLCP", OPJ_RLCP},
+                                                                        {"RPCL", OPJ_RPCL},
+                                                                        {"PCRL", OPJ_PCRL},
+                                                                        {"CPRL", OPJ_CPRL}};
         for (const auto& [name, order] : orders)
             if (strcasecmp(opt, name) == 0) p.prog_order = order;
     }
@@ -480,7 +506,8 @@ void write_jp2(Image& image, const WriteRequest& req) {
         c.h = static_cast<OPJ_UINT32>(h);
     }
     const OPJ_COLOR_SPACE space = l.gray() ? OPJ_CLRSPC_GRAY : OPJ_CLRSPC_SRGB;
-    OpjImagePtr img(p.tile_size_on ? opj_image_tile_create(ch, cp.data(), space) : opj_image_create(ch, cp.data(), space));
+    OpjImagePtr img(p.tile_size_on ? opj_image_tile_create(ch, cp.data(), space)
+                                   : opj_image_create(ch, cp.data(), space));
     if (!img) throw encode_error(req, Log{});
     img->x0 = img->y0 = 0;
     img->x1 = static_cast<OPJ_UINT32>(w);
@@ -541,12 +568,18 @@ void write_jp2(Image& image, const WriteRequest& req) {
     if (!opj_end_compress(codec.get(), stream.get())) throw encode_error(req, log);
     stream.reset();
     if (std::fflush(req.file) != 0 || std::ferror(req.file))
-        throw file_error(Severity::coder_error, "unable to write file", req.path, errno, "jp2.c/WriteJP2Image");
+        throw file_error(Severity::coder_error, "unable to write file", req.path, errno,
+                         "jp2.c/WriteJP2Image");
 }
 
 }  // namespace
 
-extern const CodecSpec jp2_codec{"JP2",     {"JP2", "J2K"}, 100, &sniff_jp2, &read_jp2, &write_jp2,
+extern const CodecSpec jp2_codec{"JP2",
+                                 {"JP2", "J2K"},
+                                 100,
+                                 &sniff_jp2,
+                                 &read_jp2,
+                                 &write_jp2,
                                  "JPEG 2000 (.jp2 and .j2k codestreams) via OpenJPEG"};
 
 }  // namespace mtool::codecs

@@ -1,15 +1,15 @@
 // JPEG through libjpeg-turbo: row-sequential decode (with DCT-domain scaling for
 // -define jpeg:size) and encode (quality, progressive, sampling factors, gray, profiles).
 // CMYK/YCCK files are declined to the bridge, which handles Adobe's inverted CMYK.
+#include <strings.h>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
-#include <strings.h>
 
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 
 #include "src/codecs/common.h"
 
@@ -98,7 +98,9 @@ void source_skip(j_decompress_ptr cinfo, long count) {
 
 void source_term(j_decompress_ptr) {}
 
-bool sniff_jpeg(const unsigned char* h, size_t n) { return n >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF; }
+bool sniff_jpeg(const unsigned char* h, size_t n) {
+    return n >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF;
+}
 
 /// Decodes into `px` (allocated once the output size is known). Only POD state lives across
 /// setjmp, so a longjmp never skips a destructor.
@@ -191,10 +193,13 @@ Image read_jpeg(const ReadRequest& req) {
     if (decline) throw Decline{"colorspace"};
     for (const Message& m : warnings) {
         Diagnostic d{Severity::warning,
-                     m.text.empty() ? format_diagnostic(Severity::warning, "TooManyExceptions (exception processing is "
-                                                        "suspended)", "", "exception.c/ThrowException/1054")
-                     : format_diagnostic(Severity::warning, m.text, req.path,
-                                         m.late_error ? "jpeg.c/JPEGErrorHandler/335" : "jpeg.c/JPEGWarningHandler/389")};
+                     m.text.empty() ? format_diagnostic(Severity::warning,
+                                                        "TooManyExceptions (exception processing is "
+                                                        "suspended)",
+                                                        "", "exception.c/ThrowException/1054")
+                                    : format_diagnostic(Severity::warning, m.text, req.path,
+                                                        m.late_error ? "jpeg.c/JPEGErrorHandler/335"
+                                                                     : "jpeg.c/JPEGWarningHandler/389")};
         req.ctx.diag.add(std::move(d));
     }
     if (!ok) throw Error(Severity::corrupt_image_error, error, req.path, "jpeg.c/JPEGErrorHandler/338");
@@ -228,7 +233,8 @@ EncodeParams encode_params(const ::Image* s, const WriteRequest& req) {
     else if (s->quality != 0 && s->quality <= 100 && (jpeg_source || GetImageOption(req.info, "quality")))
         p.quality = static_cast<int>(s->quality);
     InterlaceType il = req.info->interlace != UndefinedInterlace ? req.info->interlace : s->interlace;
-    p.progressive = il == JPEGInterlace || il == LineInterlace || il == PlaneInterlace || il == PartitionInterlace;
+    p.progressive =
+        il == JPEGInterlace || il == LineInterlace || il == PlaneInterlace || il == PartitionInterlace;
     // Same precedence as ImageMagick: -sampling-factor, else the define, else the factors the
     // input JPEG had; without any, 1x1 at quality >= 90 and libjpeg's 2x2 below.
     const char* sf = GetImageOption(req.info, "jpeg:sampling-factor");
@@ -295,7 +301,8 @@ void write_jpeg(Image& image, const WriteRequest& req) {
         const double luma = static_cast<double>(px.width()) * px.height();
         const double coef = 2.0 * (out_ch == 1 ? luma : luma * (1.0 + 2.0 / (p.h_samp * p.v_samp)));
         bool optimize = coef <= static_cast<double>(px.size_bytes());
-        if (const char* o = GetImageOption(req.info, "jpeg:optimize-coding")) optimize = IsStringTrue(o) != MagickFalse;
+        if (const char* o = GetImageOption(req.info, "jpeg:optimize-coding"))
+            optimize = IsStringTrue(o) != MagickFalse;
         c.optimize_coding = optimize ? TRUE : FALSE;
     }
     if (out_ch == 3) {
@@ -343,7 +350,8 @@ void write_jpeg(Image& image, const WriteRequest& req) {
             for (int ch = 0; ch < out_ch; ++ch) {
                 size_t i = static_cast<size_t>(x) * in_ch + ch;
                 row[static_cast<size_t>(x) * out_ch + ch] =
-                    px.bytes_per_sample() == 1 ? px.row(y)[i] : static_cast<JSAMPLE>((px.row16(y)[i] + 128) / 257);
+                    px.bytes_per_sample() == 1 ? px.row(y)[i]
+                                               : static_cast<JSAMPLE>((px.row16(y)[i] + 128) / 257);
             }
         JSAMPROW r = row.data();
         jpeg_write_scanlines(&c, &r, 1);
@@ -354,7 +362,12 @@ void write_jpeg(Image& image, const WriteRequest& req) {
 
 }  // namespace
 
-extern const CodecSpec jpeg_codec{"JPEG", {"JPEG", "JPG", "JPE"}, 100, &sniff_jpeg, &read_jpeg, &write_jpeg,
+extern const CodecSpec jpeg_codec{"JPEG",
+                                  {"JPEG", "JPG", "JPE"},
+                                  100,
+                                  &sniff_jpeg,
+                                  &read_jpeg,
+                                  &write_jpeg,
                                   "Joint Photographic Experts Group JFIF format (libjpeg-turbo)"};
 
 }  // namespace mtool::codecs

@@ -45,7 +45,8 @@ void on_warning(png_structp png, png_const_charp msg) {
 }
 
 /// Decodes the whole file into `px`. Only POD state lives across setjmp.
-bool decode(std::FILE* f, std::shared_ptr<Pixels>& px, std::vector<std::string>& warnings, std::string& error) {
+bool decode(std::FILE* f, std::shared_ptr<Pixels>& px, std::vector<std::string>& warnings,
+            std::string& error) {
     ErrorState st;
     st.warnings = &warnings;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, on_error, on_warning);
@@ -100,7 +101,8 @@ std::shared_ptr<Pixels> conform(std::shared_ptr<Pixels> px, const Layout& want) 
         // Only when every pixel really is gray; otherwise keep what the file holds.
         for (int y = 0; y < px->height(); ++y)
             for (int x = 0; x < px->width(); ++x)
-                if (px->get(x, y, 0) != px->get(x, y, 1) || px->get(x, y, 0) != px->get(x, y, 2)) return nullptr;
+                if (px->get(x, y, 0) != px->get(x, y, 1) || px->get(x, y, 0) != px->get(x, y, 2))
+                    return nullptr;
     }
     auto out = std::make_shared<Pixels>(px->width(), px->height(), want.channels(), px->bytes_per_sample());
     const int oc = out->channels();
@@ -137,11 +139,11 @@ Image read_png(const ReadRequest& req) {
 
 /// What the pixels need: the encoder's choice of colour type and depth follows from this.
 struct Analysis {
-    bool gray = true;          ///< every pixel has R == G == B
-    bool translucent = false;  ///< some alpha below opaque
-    bool reducible16 = true;   ///< every 16-bit colour sample is v * 257
-    int gray_bits = 8;         ///< smallest lossless gray depth (1, 2, 4, 8)
-    bool few = false;          ///< at most 256 distinct colours at full depth
+    bool gray = true;               ///< every pixel has R == G == B
+    bool translucent = false;       ///< some alpha below opaque
+    bool reducible16 = true;        ///< every 16-bit colour sample is v * 257
+    int gray_bits = 8;              ///< smallest lossless gray depth (1, 2, 4, 8)
+    bool few = false;               ///< at most 256 distinct colours at full depth
     std::vector<uint32_t> palette;  ///< distinct 8-bit RGBA colours when few and 8-bit exact
 };
 
@@ -194,7 +196,8 @@ Analysis analyse(const Pixels& px, const Layout& l, bool src16) {
     if (a.few) {
         for (auto& [k, i] : (to8 ? colours8 : colours16)) {
             auto r = [&](int shift) { return static_cast<uint32_t>(((k >> shift) & 0xffff) / 257); };
-            a.palette.push_back(to8 ? static_cast<uint32_t>(k) : r(0) | r(16) << 8 | r(32) << 16 | r(48) << 24);
+            a.palette.push_back(to8 ? static_cast<uint32_t>(k)
+                                    : r(0) | r(16) << 8 | r(32) << 16 | r(48) << 24);
         }
         // Opaque entries last keeps tRNS short, as ImageMagick arranges it.
         std::stable_sort(a.palette.begin(), a.palette.end(),
@@ -267,7 +270,8 @@ Compression compression(const ::ImageInfo* info, int color_type) {
     if (filter < 0) filter = static_cast<int>(q % 10);
     if (filter == 5)
         c.filter = (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_PALETTE || q < 50)
-                       ? PNG_NO_FILTERS : PNG_ALL_FILTERS;
+                       ? PNG_NO_FILTERS
+                       : PNG_ALL_FILTERS;
     else if (filter == 6 || filter == 9)
         c.filter = PNG_ALL_FILTERS;
     else if (filter == 7 || filter == 8)
@@ -278,9 +282,10 @@ Compression compression(const ::ImageInfo* info, int color_type) {
 }
 
 bool declined_defines(const ::ImageInfo* info) {
-    static const char* const unsupported[] = {"png:bit-depth", "png:color-type", "png:exclude-chunk",
-                                              "png:exclude-chunks", "png:include-chunk", "png:format",
-                                              "png:preserve-colormap", "png:preserve-iCCP", "png:swap-bytes"};
+    static const char* const unsupported[] = {
+        "png:bit-depth",         "png:color-type",    "png:exclude-chunk",
+        "png:exclude-chunks",    "png:include-chunk", "png:format",
+        "png:preserve-colormap", "png:preserve-iCCP", "png:swap-bytes"};
     for (const char* k : unsupported)
         if (GetImageOption(info, k)) return true;
     return false;
@@ -316,12 +321,14 @@ TextChunks text_chunks(const ::Image* s) {
     ::Image* im = const_cast<::Image*>(s);
     ResetImagePropertyIterator(im);
     for (const char* p = GetNextImageProperty(im); p; p = GetNextImageProperty(im)) {
-        if (strncasecmp(p, "png:", 4) == 0 || strncasecmp(p, "jpeg:", 5) == 0 || strncasecmp(p, "date:", 5) == 0)
+        if (strncasecmp(p, "png:", 4) == 0 || strncasecmp(p, "jpeg:", 5) == 0 ||
+            strncasecmp(p, "date:", 5) == 0)
             continue;
-        if (wrote_phys && (strcasecmp(p, "exif:ResolutionUnit") == 0 || strcasecmp(p, "exif:XResolution") == 0 ||
-                           strcasecmp(p, "exif:YResolution") == 0 || strcasecmp(p, "tiff:ResolutionUnit") == 0 ||
-                           strcasecmp(p, "tiff:XResolution") == 0 || strcasecmp(p, "tiff:YResolution") == 0 ||
-                           strcasecmp(p, "density") == 0 || strcasecmp(p, "units") == 0))
+        if (wrote_phys &&
+            (strcasecmp(p, "exif:ResolutionUnit") == 0 || strcasecmp(p, "exif:XResolution") == 0 ||
+             strcasecmp(p, "exif:YResolution") == 0 || strcasecmp(p, "tiff:ResolutionUnit") == 0 ||
+             strcasecmp(p, "tiff:XResolution") == 0 || strcasecmp(p, "tiff:YResolution") == 0 ||
+             strcasecmp(p, "density") == 0 || strcasecmp(p, "units") == 0))
             continue;
         if (const char* v = GetImageProperty(im, p)) t.add(p, v);
     }
@@ -355,7 +362,7 @@ void pack_row(const Pixels& px, const Layout& l, const Plan& plan, int y, std::v
     std::fill(out.begin(), out.end(), 0);
     const int ct = plan.color_type;
     const int out_ch = ct == PNG_COLOR_TYPE_GRAY || ct == PNG_COLOR_TYPE_PALETTE ? 1
-                       : ct == PNG_COLOR_TYPE_GRAY_ALPHA                        ? 2
+                       : ct == PNG_COLOR_TYPE_GRAY_ALPHA                         ? 2
                        : ct == PNG_COLOR_TYPE_RGB                                ? 3
                                                                                  : 4;
     const int bits = plan.bit_depth;
@@ -365,7 +372,8 @@ void pack_row(const Pixels& px, const Layout& l, const Plan& plan, int y, std::v
         unsigned o[4] = {v[0], v[1], v[2], v[3]};
         if (out_ch <= 2) o[1] = v[3];
         if (ct == PNG_COLOR_TYPE_PALETTE) {
-            uint32_t key = v[0] / 257 | (v[1] / 257) << 8 | (v[2] / 257) << 16 | (255 - (65535 - v[3]) / 257) << 24;
+            uint32_t key =
+                v[0] / 257 | (v[1] / 257) << 8 | (v[2] / 257) << 16 | (255 - (65535 - v[3]) / 257) << 24;
             o[0] = static_cast<unsigned>(index.at(key));
         }
         for (int c = 0; c < out_ch; ++c) {
@@ -373,10 +381,10 @@ void pack_row(const Pixels& px, const Layout& l, const Plan& plan, int y, std::v
                 out[(static_cast<size_t>(x) * out_ch + c) * 2] = static_cast<uint8_t>(o[c] >> 8);
                 out[(static_cast<size_t>(x) * out_ch + c) * 2 + 1] = static_cast<uint8_t>(o[c]);
             } else if (bits == 8) {
-                out[static_cast<size_t>(x) * out_ch + c] =
-                    static_cast<uint8_t>(ct == PNG_COLOR_TYPE_PALETTE ? o[c]
-                                         : (c == out_ch - 1 && (out_ch == 2 || out_ch == 4)) ? 255 - (65535 - o[c]) / 257
-                                                                                              : o[c] / 257);
+                out[static_cast<size_t>(x) * out_ch + c] = static_cast<uint8_t>(
+                    ct == PNG_COLOR_TYPE_PALETTE                        ? o[c]
+                    : (c == out_ch - 1 && (out_ch == 2 || out_ch == 4)) ? 255 - (65535 - o[c]) / 257
+                                                                        : o[c] / 257);
             } else {
                 unsigned s = ct == PNG_COLOR_TYPE_PALETTE ? o[0] : (o[0] / 257) >> (8 - bits);
                 size_t bit = static_cast<size_t>(x) * bits;
@@ -406,15 +414,17 @@ void write_png(Image& image, const WriteRequest& req) {
     ErrorState st;
     st.warnings = nullptr;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, on_error, on_warning);
-    if (!png) throw Error(Severity::resource_limit_error, "memory allocation failed", req.path, "png.c/WritePNGImage");
+    if (!png)
+        throw Error(Severity::resource_limit_error, "memory allocation failed", req.path,
+                    "png.c/WritePNGImage");
     png_infop info = png_create_info_struct(png);
     std::vector<png_color> pal;
     std::vector<png_byte> trns;
     std::vector<png_text> chunks(text.keys.size());
     const int out_ch = plan.color_type == PNG_COLOR_TYPE_GRAY || plan.color_type == PNG_COLOR_TYPE_PALETTE ? 1
-                       : plan.color_type == PNG_COLOR_TYPE_GRAY_ALPHA                                    ? 2
-                       : plan.color_type == PNG_COLOR_TYPE_RGB                                            ? 3
-                                                                                                          : 4;
+                       : plan.color_type == PNG_COLOR_TYPE_GRAY_ALPHA                                      ? 2
+                       : plan.color_type == PNG_COLOR_TYPE_RGB                                             ? 3
+                                                               : 4;
     std::vector<uint8_t> row((static_cast<size_t>(px.width()) * out_ch * plan.bit_depth + 7) / 8 + 1);
     struct Guard {
         png_structp* png;
@@ -451,13 +461,16 @@ void write_png(Image& image, const WriteRequest& req) {
         png_set_cHRM(png, info, cr.white_point.x, cr.white_point.y, cr.red_primary.x, cr.red_primary.y,
                      cr.green_primary.x, cr.green_primary.y, cr.blue_primary.x, cr.blue_primary.y);
     if (s->x_resolution > 0 && s->y_resolution > 0) {
-        double k = s->units == PixelsPerCentimeterResolution ? 100.0 : s->units == PixelsPerInchResolution ? 100.0 / 2.54 : 1.0;
+        double k = s->units == PixelsPerCentimeterResolution ? 100.0
+                   : s->units == PixelsPerInchResolution     ? 100.0 / 2.54
+                                                             : 1.0;
         png_set_pHYs(png, info, static_cast<png_uint_32>(s->x_resolution * k + 0.5),
                      static_cast<png_uint_32>(s->y_resolution * k + 0.5),
                      s->units == UndefinedResolution ? PNG_RESOLUTION_UNKNOWN : PNG_RESOLUTION_METER);
     }
     // ImageMagick records the virtual canvas in its private caNv chunk (size and offset).
-    const bool canvas = s->page.x != 0 || s->page.y != 0 || (s->page.width != 0 && s->page.width != s->columns) ||
+    const bool canvas = s->page.x != 0 || s->page.y != 0 ||
+                        (s->page.width != 0 && s->page.width != s->columns) ||
                         (s->page.height != 0 && s->page.height != s->rows);
     png_byte canv[16];
     if (canvas) {
@@ -472,7 +485,8 @@ void write_png(Image& image, const WriteRequest& req) {
                      static_cast<png_uint_32>(GetStringInfoLength(icc)));
     for (size_t i = 0; i < chunks.size(); ++i) {
         chunks[i] = png_text{};
-        chunks[i].compression = text.values[i].size() > 1024 ? PNG_TEXT_COMPRESSION_zTXt : PNG_TEXT_COMPRESSION_NONE;
+        chunks[i].compression =
+            text.values[i].size() > 1024 ? PNG_TEXT_COMPRESSION_zTXt : PNG_TEXT_COMPRESSION_NONE;
         chunks[i].key = text.keys[i].data();
         chunks[i].text = text.values[i].data();
         chunks[i].text_length = text.values[i].size();
@@ -502,8 +516,9 @@ void write_png(Image& image, const WriteRequest& req) {
             pack_row(px, l, plan, y, row, index);
             idat.add_row(row.data());
         }
-        if (!idat.finish()) throw file_error(Severity::coder_error, "unable to write file", req.path, errno,
-                                              "png.c/WritePNGImage");
+        if (!idat.finish())
+            throw file_error(Severity::coder_error, "unable to write file", req.path, errno,
+                             "png.c/WritePNGImage");
         return;
     }
     int passes = interlace ? png_set_interlace_handling(png) : 1;
@@ -522,7 +537,8 @@ void write_png(Image& image, const WriteRequest& req) {
 
 }  // namespace
 
-extern const CodecSpec png_codec{"PNG", {"PNG", "PNG24", "PNG32", "PNG48", "PNG64"}, 100, &sniff_png, &read_png,
-                                 &write_png, "Portable Network Graphics (libpng)"};
+extern const CodecSpec png_codec{
+    "PNG",      {"PNG", "PNG24", "PNG32", "PNG48", "PNG64"}, 100, &sniff_png, &read_png,
+    &write_png, "Portable Network Graphics (libpng)"};
 
 }  // namespace mtool::codecs

@@ -13,7 +13,7 @@ namespace mtool::codecs {
 namespace {
 
 constexpr size_t kWindow = 32768;
-constexpr size_t kIdatSize = 32768;      // ImageMagick's compression buffer: its IDAT size
+constexpr size_t kIdatSize = 32768;       // ImageMagick's compression buffer: its IDAT size
 constexpr size_t kChunkBytes = 2u << 20;  // filtered bytes per independently deflated chunk
 
 // libpng's filter bits (png.h), kept here so this file does not depend on png.h.
@@ -126,7 +126,8 @@ ParallelIdat::ParallelIdat(std::FILE* out, size_t row_bytes, int bpp, Settings s
     // libpng deflates with Z_FILTERED unless rows are unfiltered by mask or by default; the
     // values 1..7 leave rows unfiltered but still select Z_FILTERED (measured with 1.6.39).
     const bool value_form = s.filter_mask >= 1 && s.filter_mask <= 7;
-    if (s_.strategy < 0) s_.strategy = s_.filter_mask == kNone && !value_form ? Z_DEFAULT_STRATEGY : Z_FILTERED;
+    if (s_.strategy < 0)
+        s_.strategy = s_.filter_mask == kNone && !value_form ? Z_DEFAULT_STRATEGY : Z_FILTERED;
     s_.threads = std::max(1, s.threads);
     chunk_rows_ = std::max<size_t>(1, kChunkBytes / (row_bytes + 1));
     raw_.assign((1 + chunk_rows_ * s_.threads) * row_bytes_, 0);
@@ -179,7 +180,8 @@ void ParallelIdat::flush_batch(bool last) {
         }
         size_t start = h + std::min(rows_, j * chunk_rows_) * fr;
         size_t end = h + std::min(rows_, (j + 1) * chunk_rows_) * fr;
-        adler_ = static_cast<uint32_t>(adler32_combine(adler_, out[j].adler, static_cast<z_off_t>(end - start)));
+        adler_ =
+            static_cast<uint32_t>(adler32_combine(adler_, out[j].adler, static_cast<z_off_t>(end - start)));
         emit(out[j].bytes.data(), out[j].bytes.size());
     }
     size_t keep = std::min(filtered.size(), kWindow);
@@ -202,8 +204,8 @@ void ParallelIdat::emit(const uint8_t* data, size_t n) {
 }
 
 void ParallelIdat::write_chunk(const char type[4], const uint8_t* data, size_t n) {
-    uint8_t head[8] = {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 8),
-                       static_cast<uint8_t>(n)};
+    uint8_t head[8] = {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
+                       static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
     std::memcpy(head + 4, type, 4);
     uLong crc = crc32(0, head + 4, 4);
     if (n) crc = crc32(crc, data, static_cast<uInt>(n));

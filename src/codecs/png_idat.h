@@ -46,11 +46,11 @@ private:
     int bpp_;
     Settings s_;
     size_t chunk_rows_;
-    std::vector<uint8_t> raw_;       ///< batch rows (row_bytes each), preceded by the previous raw row
-    size_t rows_ = 0;                ///< rows in the batch
-    std::vector<uint8_t> history_;   ///< the last <= 32 KiB of filtered data already compressed
+    std::vector<uint8_t> raw_;      ///< batch rows (row_bytes each), preceded by the previous raw row
+    size_t rows_ = 0;               ///< rows in the batch
+    std::vector<uint8_t> history_;  ///< the last <= 32 KiB of filtered data already compressed
     uint32_t adler_ = 1;
-    std::vector<uint8_t> idat_;      ///< pending IDAT payload
+    std::vector<uint8_t> idat_;  ///< pending IDAT payload
     bool ok_ = true;
     bool header_done_ = false;
 };

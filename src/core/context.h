@@ -21,11 +21,11 @@ struct Context {
     /// The executor clears it when every output is a native 8-bit writer, which reduces to 8
     /// bits exactly as ImageMagick would: then 8-bit storage is exact and half the memory.
     bool precise = true;
-    bool native_reads = true;      ///< false: decode through ImageMagick (identify -verbose wants its
-                                   ///< full reader's properties and statistics)
-    bool native_ping = false;      ///< native codecs read headers only: identify reports nothing
-                                   ///< their pixels would change (ImageMagick reads them anyway
-                                   ///< once any option is given)
+    bool native_reads = true;  ///< false: decode through ImageMagick (identify -verbose wants its
+                               ///< full reader's properties and statistics)
+    bool native_ping = false;  ///< native codecs read headers only: identify reports nothing
+                               ///< their pixels would change (ImageMagick reads them anyway
+                               ///< once any option is given)
 
     /// Exit status the way ImageMagick computes it.
     int exit_status(bool ok) const {

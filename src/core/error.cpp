@@ -5,8 +5,8 @@
 
 namespace mtool {
 
-std::string format_diagnostic(Severity severity, const std::string& reason,
-                              const std::string& context, const std::string& where) {
+std::string format_diagnostic(Severity severity, const std::string& reason, const std::string& context,
+                              const std::string& where) {
     std::string text = reason;
     if (!context.empty()) text += " `" + context + "'";
     const int level = static_cast<int>(severity);
@@ -36,8 +36,7 @@ void Diagnostics::add(Diagnostic d) {
     items_.push_back(std::move(d));
 }
 
-void Diagnostics::warn(const std::string& reason, const std::string& context,
-                       const std::string& where) {
+void Diagnostics::warn(const std::string& reason, const std::string& context, const std::string& where) {
     add(Diagnostic{Severity::warning, format_diagnostic(Severity::warning, reason, context, where)});
 }
 

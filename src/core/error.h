@@ -33,7 +33,7 @@ struct Diagnostic {
 class Error : public std::runtime_error {
 public:
     explicit Error(Severity severity, const std::string& reason, const std::string& context,
-          const std::string& where);
+                   const std::string& where);
     explicit Error(Severity severity, std::string preformatted);
     Severity severity() const { return severity_; }
     const std::string& text() const { return text_; }
@@ -45,8 +45,8 @@ private:
 };
 
 /// Formats `reason `context' @ error/where` the way ImageMagick 6 does.
-std::string format_diagnostic(Severity severity, const std::string& reason,
-                              const std::string& context, const std::string& where);
+std::string format_diagnostic(Severity severity, const std::string& reason, const std::string& context,
+                              const std::string& where);
 
 /// `reason `path': strerror(err) @ error/where`, ImageMagick's shape for file errors.
 Error file_error(Severity severity, const std::string& reason, const std::string& path, int err,

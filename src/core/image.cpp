@@ -34,8 +34,8 @@ void Pixels::init() {
         strips_.push_back(manager_->create(std::max<size_t>(stride(), 1) * rows, disk_only));
     }
     if (manager_->debug && n > 0)
-        std::fprintf(stderr, "cache: image %dx%dx%d %d-bit: %d strips of %d rows (%zu bytes)%s\n", width_, height_,
-                     channels_, bps_ * 8, n, rows_per_strip_, stride() * rows_per_strip_,
+        std::fprintf(stderr, "cache: image %dx%dx%d %d-bit: %d strips of %d rows (%zu bytes)%s\n", width_,
+                     height_, channels_, bps_ * 8, n, rows_per_strip_, stride() * rows_per_strip_,
                      disk_only ? ", over the area limit: DISK" : "");
 }
 
@@ -112,8 +112,10 @@ bool held_as_palette(const ::Image* image) {
 }
 
 void set_held_as_palette(::Image* image, bool palette) {
-    if (palette) SetImageArtifact(image, kPaletteArtifact, "true");
-    else DeleteImageArtifact(image, kPaletteArtifact);
+    if (palette)
+        SetImageArtifact(image, kPaletteArtifact, "true");
+    else
+        DeleteImageArtifact(image, kPaletteArtifact);
 }
 
 magick::ImagePtr shell_like(const ::Image* like, int width, int height) {
@@ -127,7 +129,9 @@ magick::ImagePtr shell_like(const ::Image* like, int width, int height) {
     if (odd_depth) const_cast<::Image*>(like)->depth = 8;
     ::Image* s = CloneImage(like, 1, 1, MagickTrue, ex);
     if (odd_depth) const_cast<::Image*>(like)->depth = depth;
-    if (!s) throw Error(Severity::resource_limit_error, "memory allocation failed", like->filename, "mtool/image");
+    if (!s)
+        throw Error(Severity::resource_limit_error, "memory allocation failed", like->filename,
+                    "mtool/image");
     s->depth = depth;
     s->page = like->page;
     s->columns = static_cast<size_t>(width);
@@ -166,8 +170,8 @@ int Image::depth() const {
 
 Pixels& Image::mutable_pixels() {
     if (pixels_.use_count() > 1) {
-        auto copy = std::make_shared<Pixels>(pixels_->width(), pixels_->height(),
-                                             pixels_->channels(), pixels_->bytes_per_sample());
+        auto copy = std::make_shared<Pixels>(pixels_->width(), pixels_->height(), pixels_->channels(),
+                                             pixels_->bytes_per_sample());
         copy->copy_from(*pixels_);
         pixels_ = std::move(copy);
     }
@@ -212,7 +216,8 @@ void Image::make_native(Diagnostics& diag) {
         const int n = std::min(px.rows_per_strip(), px.height() - y0);
         Pixels::Hold hold(px, y0, y0 + n, false);
         if (ImportImagePixels(s, 0, y0, px.width(), n, export_map(l, true),
-                              px.bytes_per_sample() == 1 ? CharPixel : ShortPixel, hold.row(y0)) == MagickFalse) {
+                              px.bytes_per_sample() == 1 ? CharPixel : ShortPixel,
+                              hold.row(y0)) == MagickFalse) {
             InheritException(ex, &s->exception);
             ex.throw_if_error(diag);
             break;

@@ -86,8 +86,9 @@ private:
         const int s = y / rows_per_strip_;
         cache::Strip* strip = strips_[s];
         const cache::LastPin& last = cache::last_pin;
-        uint8_t* frame = last.strip == strip && (last.write || !write) ? last.frame
-                                                                         : cache::thread_pin(*manager_, strip, write);
+        uint8_t* frame = last.strip == strip && (last.write || !write)
+                             ? last.frame
+                             : cache::thread_pin(*manager_, strip, write);
         return frame + static_cast<size_t>(y - s * rows_per_strip_) * stride();
     }
     int width_, height_, channels_, bps_;

@@ -1,6 +1,5 @@
 #include "src/core/magick.h"
 
-
 #include <mutex>
 
 namespace mtool::magick {
@@ -102,9 +101,7 @@ OptionInfo option_info(const std::string& option) {
     return info;
 }
 
-bool is_command_option(const std::string& token) {
-    return IsCommandOption(token.c_str()) != MagickFalse;
-}
+bool is_command_option(const std::string& token) { return IsCommandOption(token.c_str()) != MagickFalse; }
 
 bool policy_allows(::PolicyDomain domain, ::PolicyRights rights, const std::string& pattern) {
     return IsRightsAuthorized(domain, rights, pattern.c_str()) != MagickFalse;

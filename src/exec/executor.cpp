@@ -86,7 +86,8 @@ std::string where_for(const std::string& option, const std::string& kind) {
 
 std::string where_fixed(const char* kind, int index = 0) {
     for (const ConvertFixed& f : kConvertFixed)
-        if (!std::strcmp(f.kind, kind) && f.index == index) return std::string(kWhere) + "/" + std::to_string(f.line);
+        if (!std::strcmp(f.kind, kind) && f.index == index)
+            return std::string(kWhere) + "/" + std::to_string(f.line);
     return kWhere;
 }
 
@@ -128,9 +129,7 @@ private:
     long last_ = 0;
 };
 
-bool is_operator(long flags) {
-    return (flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag)) != 0;
-}
+bool is_operator(long flags) { return (flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag)) != 0; }
 
 bool is_write(const std::string& option) { return option == "-write" || option == "+write"; }
 
@@ -237,8 +236,8 @@ bool Executor::mogrify(::ImageInfo* info, const std::vector<std::string>& seg, I
     return ok;
 }
 
-bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv,
-                                  ImageList& images, size_t& index) {
+bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv, ImageList& images,
+                                  size_t& index) {
     Image& img = images[index];
     ::Image* im = img.release_magick(ctx_.diag);
     magick::Exception ex;
@@ -271,7 +270,8 @@ bool Executor::fill_pattern(const ::ImageInfo* info, const std::string& value) {
     const std::string key = "cache:" + value;
     {
         magick::Exception sans2;
-        if (::Image* cached = static_cast<::Image*>(GetImageRegistry(ImageRegistryType, key.c_str(), sans2))) {
+        if (::Image* cached =
+                static_cast<::Image*>(GetImageRegistry(ImageRegistryType, key.c_str(), sans2))) {
             DestroyImage(cached);
             return true;
         }
@@ -286,8 +286,8 @@ bool Executor::fill_pattern(const ::ImageInfo* info, const std::string& value) {
     return !ex.drain(ctx_.diag);
 }
 
-bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg,
-                           ImageList& images, size_t& index) {
+bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images,
+                           size_t& index) {
     bool ok = true;
     magick::InfoPtr local = magick::clone_info(info);
     // -region changes how every later operator of the segment writes back: leave it all to IM.
@@ -320,15 +320,16 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         if (!simple) {
             if (!is_operator(oi.flags) || (oi.flags & ListOperatorOptionFlag))
                 settings.insert(settings.end(), tokens.begin(), tokens.end());
-            if ((option == "-fill" || option == "-stroke") && index < images.size()) pending_fills.push_back(tokens[1]);
+            if ((option == "-fill" || option == "-stroke") && index < images.size())
+                pending_fills.push_back(tokens[1]);
             continue;
         }
         if (index >= images.size()) break;
         const ops::OpSpec* spec = ops::find(option);
         ctx_.precise = !is_final_operator(i - count);
         round_new_8bit = !ctx_.precise && reduction_ == Reduction::round;
-        ops::OpCall call{option, std::vector<std::string>(tokens.begin() + 1, tokens.end()),
-                         local.get(), ctx_};
+        ops::OpCall call{option, std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(),
+                         ctx_};
         bool native = spec && spec->run && (!spec->accepts || spec->accepts(call));
         if (native && local->channel != DefaultChannels &&
             (local->channel & (RedChannel | GreenChannel | BlueChannel | OpacityChannel)) !=
@@ -360,13 +361,13 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                 }
                 ops::progress_sink = nullptr;
                 round_new_8bit = false;
-                const bool keeps = spec->keeps_class && ((option != "-colorspace" && option != "-type") ||
-                                                         img.layout().gray());
+                const bool keeps = spec->keeps_class &&
+                                   ((option != "-colorspace" && option != "-type") || img.layout().gray());
                 for (auto& p : produced)
                     if (p.shell() && !keeps) set_held_as_palette(p.shell(), false);
                 if (monitor && !produced.empty() && produced.front().shell())
-                    SetImageProgress(produced.front().shell(), tag.c_str(), static_cast<MagickOffsetType>(rows - 1),
-                                     rows);
+                    SetImageProgress(produced.front().shell(), tag.c_str(),
+                                     static_cast<MagickOffsetType>(rows - 1), rows);
                 cache::thread_release_all();
             } catch (const ops::Decline&) {
                 cache::thread_release_all();
@@ -425,8 +426,7 @@ bool Executor::bridge_list(::ImageInfo* info, const std::vector<std::string>& to
     return ok;
 }
 
-bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg,
-                            ImageList& images) {
+bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images) {
     // Find the list operators of this segment; without one only the settings persist.
     bool all_native = true;
     bool any = false;
@@ -484,7 +484,8 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         ctx_.precise = !is_final_operator(i - count);
         round_new_8bit = !ctx_.precise && reduction_ == Reduction::round;
         const ops::OpSpec* spec = ops::find(tokens[0]);
-        ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(), ctx_};
+        ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(),
+                         ctx_};
         bool native = spec && spec->run_list && (!spec->accepts || spec->accepts(call));
         if (native) {
             for (auto& img : images) SyncImageSettings(local.get(), img.shell());
@@ -532,8 +533,8 @@ Reduction output_reduction(const std::vector<std::string>& args) {
     for (size_t i = 0; i + 1 < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "-write") outputs.push_back(args[i + 1]);
-        if (a == "-format" || a == "-print" || a == "-identify" || a == "-fx" || a == "-verbose" || a == "-depth" ||
-            a.find("%[pixel") != std::string::npos || a.find("%[fx") != std::string::npos)
+        if (a == "-format" || a == "-print" || a == "-identify" || a == "-fx" || a == "-verbose" ||
+            a == "-depth" || a.find("%[pixel") != std::string::npos || a.find("%[fx") != std::string::npos)
             return Reduction::none;
     }
     bool png = false, jpeg = false;
@@ -548,10 +549,14 @@ Reduction output_reduction(const std::vector<std::string>& args) {
         const codecs::CodecSpec* codec = codecs::for_magick(format);
         if (!codec || t.path.find('%') != std::string::npos) return Reduction::none;
         // PNG48/PNG64 keep 16 bits and JPEG 2000 scales Q16: only these two reduce to 8 bits.
-        if (!strcasecmp(format.c_str(), "PNG48") || !strcasecmp(format.c_str(), "PNG64")) return Reduction::none;
-        if (codec == &codecs::png_codec) png = true;
-        else if (codec == &codecs::jpeg_codec) jpeg = true;
-        else return Reduction::none;
+        if (!strcasecmp(format.c_str(), "PNG48") || !strcasecmp(format.c_str(), "PNG64"))
+            return Reduction::none;
+        if (codec == &codecs::png_codec)
+            png = true;
+        else if (codec == &codecs::jpeg_codec)
+            jpeg = true;
+        else
+            return Reduction::none;
     }
     if (png && jpeg) return Reduction::none;  // they reduce differently
     return jpeg ? Reduction::round : Reduction::truncate;
@@ -572,7 +577,8 @@ size_t last_operator(const std::vector<std::string>& args) {
 }
 
 bool Executor::is_final_operator(size_t seg_index) const {
-    return reduction_ != Reduction::none && seg_base_ != std::string::npos && seg_base_ + seg_index == last_op_;
+    return reduction_ != Reduction::none && seg_base_ != std::string::npos &&
+           seg_base_ + seg_index == last_op_;
 }
 
 int Executor::convert(const std::vector<std::string>& raw) {
@@ -619,13 +625,17 @@ int Executor::convert(const std::vector<std::string>& raw) {
             const std::string& option = args[i];
             if (option == "(") {
                 fire(pend);
-                if (stacks.size() > 128) throw option_error("parenthesis nested too deeply", option, where_fixed("ParenthesisNestedTooDeeply"));
+                if (stacks.size() > 128)
+                    throw option_error("parenthesis nested too deeply", option,
+                                       where_fixed("ParenthesisNestedTooDeeply"));
                 stacks.push_back({magick::clone_info(stacks.back().info.get()), {}});
                 continue;
             }
             if (option == ")") {
                 fire(true);
-                if (stacks.size() == 1) throw option_error("unable to parse expression", option, where_fixed("UnableToParseExpression"));
+                if (stacks.size() == 1)
+                    throw option_error("unable to parse expression", option,
+                                       where_fixed("UnableToParseExpression"));
                 Stack inner = std::move(stacks.back());
                 stacks.pop_back();
                 Stack& outer = stacks.back();
@@ -665,7 +675,8 @@ int Executor::convert(const std::vector<std::string>& raw) {
             if (name == "clone") {
                 const ImageList& source =
                     stacks.size() == 1 ? stacks.back().images : stacks[stacks.size() - 2].images;
-                if (source.empty()) throw Error(Severity::image_error, "image sequence is required", option, kWhere);
+                if (source.empty())
+                    throw Error(Severity::image_error, "image sequence is required", option, kWhere);
                 ImageList snapshot = source;
                 fire(true);
                 std::string spec = "-1";
@@ -677,10 +688,10 @@ int Executor::convert(const std::vector<std::string>& raw) {
                 }
                 std::vector<size_t> idx;
                 if (!parse_indexes(spec, snapshot.size(), idx) || idx.empty()) {
-                    ctx_.diag.add(Diagnostic{Severity::option_error,
-                                   format_diagnostic(Severity::option_error, "InvalidImageIndex",
-                                                     snapshot.front().shell()->filename,
-                                                     "list.c/CloneImages")});
+                    ctx_.diag.add(Diagnostic{
+                        Severity::option_error,
+                        format_diagnostic(Severity::option_error, "InvalidImageIndex",
+                                          snapshot.front().shell()->filename, "list.c/CloneImages")});
                     throw option_error("no such image", option);
                 }
                 for (size_t k : idx) stacks.back().images.push_back(snapshot[k]);
@@ -706,16 +717,19 @@ int Executor::convert(const std::vector<std::string>& raw) {
             if (oi.flags & FireOptionFlag) fire(true);
         }
         if (stacks.size() != 1)
-            throw option_error("unbalanced parenthesis", args[std::min(i, argc - 1)], where_fixed("UnbalancedParenthesis"));
+            throw option_error("unbalanced parenthesis", args[std::min(i, argc - 1)],
+                               where_fixed("UnbalancedParenthesis"));
         if (argc == 0 || i != argc - 1)
             throw option_error("missing an image filename", args.empty() ? "" : args.back(),
                                where_fixed("MissingAnImageFilename", 0));
         // FinalizeImageSettings
         fire(true);
         Stack& s = stacks.back();
-        if (s.images.empty()) throw option_error("no images defined", args.back(), where_fixed("NoImagesDefined"));
+        if (s.images.empty())
+            throw option_error("no images defined", args.back(), where_fixed("NoImagesDefined"));
         if (magick::is_command_option(args.back()))
-            throw option_error("missing an image filename", args.back(), where_fixed("MissingAnImageFilename", 1));
+            throw option_error("missing an image filename", args.back(),
+                               where_fixed("MissingAnImageFilename", 1));
         ok &= write(s.info.get(), s.images, args.back());
     } catch (const Error& e) {
         ctx_.diag.add(e);

@@ -48,16 +48,16 @@ private:
     bool bridge_list(::ImageInfo* info, const std::vector<std::string>& tokens, ImageList& images);
     bool mogrify_list(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images);
     bool fill_pattern(const ::ImageInfo* info, const std::string& value);
-    bool run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv,
-                            ImageList& images, size_t& index);
+    bool run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv, ImageList& images,
+                            size_t& index);
     bool write_native(const ::ImageInfo* info, ImageList& images, const std::string& target,
                       const std::string& magick, bool single);
     bool read_from(const ::ImageInfo* info, const std::string& filename, const std::string& open_path,
                    ImageList& out, const std::string& shrink_hint);
     /// The write cache's local staging directory for these settings ("" when off).
     std::string writecache_root(const ::ImageInfo* info);
-    std::unique_ptr<class OutputStage> make_stage(const ::ImageInfo* info, const std::string& path, bool single,
-                                                  bool native);
+    std::unique_ptr<class OutputStage> make_stage(const ::ImageInfo* info, const std::string& path,
+                                                  bool single, bool native);
     /// The network cache for the settings in force (nullptr when off).
     cache::NetCache* netcache(const ::ImageInfo* info);
 
@@ -67,8 +67,8 @@ private:
     Context& ctx_;
     std::unique_ptr<cache::NetCache> netcache_;
     Reduction reduction_ = Reduction::none;  ///< how every output reduces Q16 to 8 bits
-    size_t last_op_ = std::string::npos;   ///< argument index of the command's last operator
-    size_t seg_base_ = std::string::npos;  ///< argument index of the segment being applied
+    size_t last_op_ = std::string::npos;     ///< argument index of the command's last operator
+    size_t seg_base_ = std::string::npos;    ///< argument index of the segment being applied
 };
 
 /// Expands globs and the like exactly as ImageMagick does (ExpandFilenames).

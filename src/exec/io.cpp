@@ -16,10 +16,10 @@
 #include <filesystem>
 #include <random>
 
+#include "cache/tiers.h"
 #include "src/core/error.h"
 #include "src/core/fileutil.h"
 #include "src/core/magick.h"
-#include "cache/tiers.h"
 #include "src/exec/staging_registry.h"
 
 namespace mtool::exec {
@@ -80,7 +80,7 @@ int read_sysctl(const char* path) {
 /// existing file in a sticky, world-writable (or, at level 2, group-writable) directory fails
 /// unless the file belongs to the opener or to the directory's owner. Root included.
 bool protected_from_create(const std::string& file, const struct stat& st) {
-    const char* knob = S_ISREG(st.st_mode) ? "/proc/sys/fs/protected_regular"
+    const char* knob = S_ISREG(st.st_mode)    ? "/proc/sys/fs/protected_regular"
                        : S_ISFIFO(st.st_mode) ? "/proc/sys/fs/protected_fifos"
                                               : nullptr;
     if (!knob) return false;
@@ -93,7 +93,9 @@ bool protected_from_create(const std::string& file, const struct stat& st) {
     return st.st_uid != geteuid() && st.st_uid != dir.st_uid;
 }
 
-bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+bool same_file(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
 
 /// A new file `DIR/.mtool-PID-XXXXXXXX.part` created exclusively (never through a link).
 int create_part(const std::string& dir, std::string& name) {
@@ -114,7 +116,8 @@ int create_part(const std::string& dir, std::string& name) {
 bool take_attributes(int fd, const struct stat& like) {
     struct stat mine;
     if (fstat(fd, &mine) != 0) return false;
-    if ((mine.st_uid != like.st_uid || mine.st_gid != like.st_gid) && fchown(fd, like.st_uid, like.st_gid) != 0)
+    if ((mine.st_uid != like.st_uid || mine.st_gid != like.st_gid) &&
+        fchown(fd, like.st_uid, like.st_gid) != 0)
         return false;
     return fchmod(fd, like.st_mode & 07777) == 0;
 }
@@ -184,11 +187,13 @@ bool writes_no_file(const std::string& magick) {
 
 void check_policy(const std::string& path, const std::string& format, int rights) {
     if (!magick::policy_allows(CoderPolicyDomain, static_cast<PolicyRights>(rights), format))
-        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
-                    format, "constitute.c/IsCoderAuthorized/426");
+        throw Error(Severity::policy_error,
+                    "attempt to perform an operation not allowed by the security policy", format,
+                    "constitute.c/IsCoderAuthorized/426");
     if (!magick::policy_allows(PathPolicyDomain, static_cast<PolicyRights>(rights), path))
-        throw Error(Severity::policy_error, "attempt to perform an operation not allowed by the security policy",
-                    path, "blob.c/OpenBlob/2721");
+        throw Error(Severity::policy_error,
+                    "attempt to perform an operation not allowed by the security policy", path,
+                    "blob.c/OpenBlob/2721");
 }
 
 OutputFormat output_format(const ::ImageInfo* info, const std::string& filename, size_t frames,
@@ -214,7 +219,9 @@ OutputFormat output_format(const ::ImageInfo* info, const std::string& filename,
     return f;
 }
 
-std::string BridgedOutput::user_text(const std::string& text) const { return stage ? stage->user_text(text) : text; }
+std::string BridgedOutput::user_text(const std::string& text) const {
+    return stage ? stage->user_text(text) : text;
+}
 
 BridgedOutput bridge_output(const ::ImageInfo* info, const std::string& filename, const OutputFormat& format,
                             bool single, const std::string& local_root) {
@@ -296,9 +303,11 @@ Destination resolve_destination(const std::string& user) {
     // file (the kernel's own check, through the user's path, so protected symlinks count), a
     // symlink the kernel will not follow, and the protected_regular/fifos rules for O_CREAT.
     if (d.kind != Destination::Kind::missing || d.final != user) {
-        if (faccessat(AT_FDCWD, user.c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT) throw open_error(user, errno);
+        if (faccessat(AT_FDCWD, user.c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT)
+            throw open_error(user, errno);
     }
-    if (d.kind != Destination::Kind::missing && protected_from_create(d.final, d.st)) throw open_error(user, EACCES);
+    if (d.kind != Destination::Kind::missing && protected_from_create(d.final, d.st))
+        throw open_error(user, EACCES);
     return d;
 }
 
@@ -364,8 +373,8 @@ void sweep_stale_stages(const std::string& dir) {
             dead = flock(lfd, LOCK_EX | LOCK_NB) == 0;
             ::close(lfd);
         } else if (errno == ENOENT) {
-            const auto age = std::chrono::system_clock::now() -
-                             std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+            const auto age =
+                std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
             dead = age > kUnlockedStageAge;
         }
         ::close(sfd);
@@ -378,7 +387,8 @@ void sweep_stale_stages(const std::string& dir) {
     }
 }
 
-OutputStage::OutputStage(const std::string& user_path, bool single, bool native, const std::string& local_root)
+OutputStage::OutputStage(const std::string& user_path, bool single, bool native,
+                         const std::string& local_root)
     : user_(user_path), single_(single) {
     auto slash = user_path.rfind('/');
     user_prefix_ = slash == std::string::npos ? "" : user_path.substr(0, slash + 1);
@@ -409,13 +419,16 @@ OutputStage::OutputStage(const std::string& user_path, bool single, bool native,
         int err = errno;
         // A writable file in a directory this user cannot add to (ImageMagick writes it in
         // place): stage in the temporary directory and copy into the file at commit.
-        const bool exists = dest_.kind == Destination::Kind::regular || dest_.kind == Destination::Kind::linked;
-        if (!(single && exists && (err == EACCES || err == EPERM)) || (stage_ = make(cache::temporary_dir())).empty())
+        const bool exists =
+            dest_.kind == Destination::Kind::regular || dest_.kind == Destination::Kind::linked;
+        if (!(single && exists && (err == EACCES || err == EPERM)) ||
+            (stage_ = make(cache::temporary_dir())).empty())
             throw open_error(user_path, err);
         in_place_ = true;
     }
     staging_registry::add(stage_);
-    lock_fd_ = ::open((stage_ + "/" + kLockName).c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    lock_fd_ =
+        ::open((stage_ + "/" + kLockName).c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX) != 0) {
         int err = errno;
         if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -450,7 +463,8 @@ void OutputStage::commit() {
     std::vector<std::string> names;
     if (DIR* d = opendir(stage_.c_str())) {
         while (dirent* e = readdir(d))
-            if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") && std::strcmp(e->d_name, kLockName))
+            if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") &&
+                std::strcmp(e->d_name, kLockName))
                 names.push_back(e->d_name);
         closedir(d);
     } else {

@@ -111,8 +111,8 @@ struct BridgedOutput {
     /// `text` with staged paths replaced by the user's.
     std::string user_text(const std::string& text) const;
 };
-BridgedOutput bridge_output(const struct _ImageInfo* info, const std::string& filename, const OutputFormat& format,
-                            bool single, const std::string& local_root = "");
+BridgedOutput bridge_output(const struct _ImageInfo* info, const std::string& filename,
+                            const OutputFormat& format, bool single, const std::string& local_root = "");
 
 /// Copies `from` to the destination `to` names, by the rules above (the write cache's last step
 /// and the fallback when a rename cannot be used). Throws mtool::Error.

@@ -30,8 +30,8 @@ std::string Executor::writecache_root(const ::ImageInfo* info) {
     return "";
 }
 
-std::unique_ptr<OutputStage> Executor::make_stage(const ::ImageInfo* info, const std::string& path, bool single,
-                                                  bool native) {
+std::unique_ptr<OutputStage> Executor::make_stage(const ::ImageInfo* info, const std::string& path,
+                                                  bool single, bool native) {
     if (std::string local = writecache_root(info); !local.empty()) {
         try {
             return std::make_unique<OutputStage>(path, single, native, local);
@@ -113,7 +113,8 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                     std::string coder = codec->name;
                     if (!t.raw_prefix.empty()) {
                         coder = t.raw_prefix;
-                        for (char& ch : coder) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+                        for (char& ch : coder)
+                            ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
                     }
                     check_policy(shown, coder, ReadPolicyRights);
                     check_time_limit();
@@ -124,8 +125,8 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                         pinging = magick::clone_info(info);
                         pinging->ping = MagickTrue;
                     }
-                    codecs::ReadRequest req{t.path, nullptr, pinging ? pinging.get() : info, ctx_, shrink_hint,
-                                            pinging != nullptr};
+                    codecs::ReadRequest req{t.path, nullptr,     pinging ? pinging.get() : info,
+                                            ctx_,   shrink_hint, pinging != nullptr};
                     out.push_back(codec->read(req));
                     return true;
                 } catch (const Error& e) {
@@ -206,7 +207,8 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
         }
         // Keep the user's name on the images (it shows in later %f/%d escapes).
         if (out.stage)
-            for (::Image* p = list; p; p = p->next) CopyMagickString(p->filename, filename.c_str(), MaxTextExtent);
+            for (::Image* p = list; p; p = p->next)
+                CopyMagickString(p->filename, filename.c_str(), MaxTextExtent);
         images = from_magick_list(list);
         if (ok && !error && out.stage) out.stage->commit();
         return ok && !error;
@@ -216,7 +218,8 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
         if (is_png_family(magick_name) && (e.severity() == Severity::file_open_error ||
                                            (e.severity() == Severity::policy_error &&
                                             e.text().find("blob.c/OpenBlob") != std::string::npos)))
-            ctx_.diag.add(Error(Severity::coder_error, "WriteBlob Failed", t.path, "png.c/MagickPNGErrorHandler/1645"));
+            ctx_.diag.add(
+                Error(Severity::coder_error, "WriteBlob Failed", t.path, "png.c/MagickPNGErrorHandler/1645"));
         return false;
     }
 }
@@ -250,7 +253,9 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
         }
         const std::string shown = stage->user_text(out);
         std::FILE* f = std::fopen(out.c_str(), "wb");
-        if (!f) throw file_error(Severity::file_open_error, "unable to open image", shown, errno, "blob.c/OpenBlob/2998");
+        if (!f)
+            throw file_error(Severity::file_open_error, "unable to open image", shown, errno,
+                             "blob.c/OpenBlob/2998");
         try {
             img.make_native(ctx_.diag);
             codecs::WriteRequest req{f, shown, magick_name, info, ctx_};
@@ -262,10 +267,12 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
         if (std::fflush(f) != 0 || std::ferror(f)) {
             int err = errno;
             std::fclose(f);
-            throw file_error(Severity::file_open_error, "unable to write image", shown, err, "blob.c/WriteBlob");
+            throw file_error(Severity::file_open_error, "unable to write image", shown, err,
+                             "blob.c/WriteBlob");
         }
         if (std::fclose(f) != 0)
-            throw file_error(Severity::file_open_error, "unable to write image", shown, errno, "blob.c/WriteBlob");
+            throw file_error(Severity::file_open_error, "unable to write image", shown, errno,
+                             "blob.c/WriteBlob");
         CopyMagickString(img.shell()->filename, path.c_str(), MaxTextExtent);
     }
     stage->commit();

@@ -19,11 +19,13 @@ void put_sample(Pixels& p, int x, int y, int c, float v, bool is_alpha) {
 }
 
 std::shared_ptr<Pixels> with_alpha(const Pixels& p, int color, bool has_alpha, bool want_alpha) {
-    auto out = std::make_shared<Pixels>(p.width(), p.height(), color + (want_alpha ? 1 : 0), p.bytes_per_sample());
+    auto out =
+        std::make_shared<Pixels>(p.width(), p.height(), color + (want_alpha ? 1 : 0), p.bytes_per_sample());
     for (int y = 0; y < p.height(); ++y)
         for (int x = 0; x < p.width(); ++x) {
             for (int c = 0; c < color; ++c) store_q16_at(*out, x, y, c, q16_at(p, x, y, c));
-            if (want_alpha) store_q16_at(*out, x, y, color, has_alpha ? q16_at(p, x, y, color) : kQuantumRange, true);
+            if (want_alpha)
+                store_q16_at(*out, x, y, color, has_alpha ? q16_at(p, x, y, color) : kQuantumRange, true);
         }
     return out;
 }
@@ -117,7 +119,9 @@ void blend(CompositeOperator op, const float* s, float sa, const float* d, float
             });
             return;
         case DifferenceCompositeOp:
-            per_channel([&](float sca, float dca, float, float) { return sca + dca - 2 * std::min(sca * da, dca * sa); });
+            per_channel([&](float sca, float dca, float, float) {
+                return sca + dca - 2 * std::min(sca * da, dca * sa);
+            });
             return;
         case PlusCompositeOp:
             ra = std::min(1.0f, sa + da);

@@ -59,14 +59,16 @@ void check_kernel(const Image& in, int width, const char* alloc_where) {
     const ::Image* shell = in.shell();
     if (alloc_where) {
         struct sysinfo si {};
-        const double memory = sysinfo(&si) == 0 ? (static_cast<double>(si.totalram) + si.totalswap) * si.mem_unit
-                                                : 1e18;
+        const double memory =
+            sysinfo(&si) == 0 ? (static_cast<double>(si.totalram) + si.totalswap) * si.mem_unit : 1e18;
         if (static_cast<double>(width) * width * sizeof(double) > memory)
-            throw Error(Severity::resource_limit_error, "memory allocation failed", shell->filename, alloc_where);
+            throw Error(Severity::resource_limit_error, "memory allocation failed", shell->filename,
+                        alloc_where);
     }
     const cache::Budgets b = in.pixels().manager().budgets();
     const uint64_t span = static_cast<uint64_t>(width) - 1;
-    if (static_cast<uint64_t>(in.width()) + span > b.width || static_cast<uint64_t>(in.height()) + span > b.height)
+    if (static_cast<uint64_t>(in.width()) + span > b.width ||
+        static_cast<uint64_t>(in.height()) + span > b.height)
         throw Error(Severity::image_error, "width or height exceeds limit",
                     std::string(shell->filename) + "[" + std::to_string(shell->scene) + "]",
                     "cache.c/SetPixelCacheNexusPixels/5233");
@@ -110,7 +112,8 @@ std::vector<double> normalised(std::vector<double> k) {
 }
 
 /// Horizontal pass of columns [x0, x1) of one row with replicated edges, in Q16 units.
-void convolve_row(const Pixels& in, int y, const std::vector<double>& k, int x0, int x1, std::vector<double>& out) {
+void convolve_row(const Pixels& in, int y, const std::vector<double>& k, int x0, int x1,
+                  std::vector<double>& out) {
     const int w = in.width(), ch = in.channels(), r = static_cast<int>(k.size() / 2);
     const uint8_t* row8 = in.row(y);
     const uint16_t* row16 = reinterpret_cast<const uint16_t*>(row8);
@@ -144,8 +147,8 @@ void separable(const Pixels& in, const std::vector<double>& kx, const std::vecto
     constexpr uint64_t kMinStripe = 64;
     int stripe = w;
     if (budget != cache::kUnlimited && per_column * w > budget / 2)
-        stripe = static_cast<int>(std::clamp<uint64_t>(budget / 2 / per_column, std::min<uint64_t>(kMinStripe, w),
-                                                        static_cast<uint64_t>(w)));
+        stripe = static_cast<int>(std::clamp<uint64_t>(
+            budget / 2 / per_column, std::min<uint64_t>(kMinStripe, w), static_cast<uint64_t>(w)));
     cache::Scratch scratch(in.manager(), per_column * stripe);
     for (int x0 = 0; x0 < w; x0 += stripe) {
         const int x1 = std::min(w, x0 + stripe);
@@ -180,7 +183,8 @@ struct Args {
 Args parse(const OpCall& call) {
     GeometryInfo g{};
     MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
-    Args a{g.rho, (flags & SigmaValue) ? g.sigma : 1.0, (flags & XiValue) ? g.xi : 1.0, (flags & PsiValue) ? g.psi : 0.05};
+    Args a{g.rho, (flags & SigmaValue) ? g.sigma : 1.0, (flags & XiValue) ? g.xi : 1.0,
+           (flags & PsiValue) ? g.psi : 0.05};
     return a;
 }
 
@@ -192,7 +196,8 @@ void require_opaque(const Image& in) {
 std::vector<Image> run_gaussian_blur(Image& in, OpCall& call) {
     require_opaque(in);
     Args a = parse(call);
-    const int width = a.radius >= 1.0 ? static_cast<int>(a.radius) * 2 + 1 : optimal_width(a.radius, a.sigma, true);
+    const int width =
+        a.radius >= 1.0 ? static_cast<int>(a.radius) * 2 + 1 : optimal_width(a.radius, a.sigma, true);
     check_kernel(in, width, "effect.c/GaussianBlurImageChannel/1893");
     std::vector<double> k = normalised(gaussian(width, a.sigma));
     auto out = std::make_shared<Pixels>(in.width(), in.height(), in.pixels().channels(),
@@ -270,14 +275,29 @@ std::vector<Image> run_unsharp(Image& in, OpCall& call) {
 
 }  // namespace
 
-extern const OpSpec blur_op{.names = {"-blur"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "reduce image noise and detail levels (separable)", .run = &run_blur};
-extern const OpSpec gaussian_blur_op{.names = {"-gaussian-blur"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "reduce image noise and detail levels (separable)",
-    .run = &run_gaussian_blur};
-extern const OpSpec sharpen_op{.names = {"-sharpen"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "sharpen the image (separable)", .run = &run_sharpen};
-extern const OpSpec unsharp_op{.names = {"-unsharp"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "sharpen the image with an unsharp mask", .run = &run_unsharp};
+extern const OpSpec blur_op{.names = {"-blur"},
+                            .kind = OpKind::simple,
+                            .arity = 1,
+                            .demand = Demand::neighbourhood,
+                            .summary = "reduce image noise and detail levels (separable)",
+                            .run = &run_blur};
+extern const OpSpec gaussian_blur_op{.names = {"-gaussian-blur"},
+                                     .kind = OpKind::simple,
+                                     .arity = 1,
+                                     .demand = Demand::neighbourhood,
+                                     .summary = "reduce image noise and detail levels (separable)",
+                                     .run = &run_gaussian_blur};
+extern const OpSpec sharpen_op{.names = {"-sharpen"},
+                               .kind = OpKind::simple,
+                               .arity = 1,
+                               .demand = Demand::neighbourhood,
+                               .summary = "sharpen the image (separable)",
+                               .run = &run_sharpen};
+extern const OpSpec unsharp_op{.names = {"-unsharp"},
+                               .kind = OpKind::simple,
+                               .arity = 1,
+                               .demand = Demand::neighbourhood,
+                               .summary = "sharpen the image with an unsharp mask",
+                               .run = &run_unsharp};
 
 }  // namespace mtool::ops

@@ -53,8 +53,9 @@ std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall
     if (page.width == 0) page.width = box.width;
     if (page.height == 0) page.height = box.height;
     const auto cols = static_cast<ssize_t>(s->columns), rows = static_cast<ssize_t>(s->rows);
-    if (box.x - page.x >= static_cast<ssize_t>(page.width) || box.y - page.y >= static_cast<ssize_t>(page.height) ||
-        page.x - box.x > cols || page.y - box.y > rows) {
+    if (box.x - page.x >= static_cast<ssize_t>(page.width) ||
+        box.y - page.y >= static_cast<ssize_t>(page.height) || page.x - box.x > cols ||
+        page.y - box.y > rows) {
         warn_no_image(call, in, "transform.c/CropImage/668");
         return missing_image(in, box);
     }
@@ -125,13 +126,15 @@ std::vector<Image> run_crop(Image& in, OpCall& call) {
             RectangleInfo c{};
             c.y = pixel_round(oy - (aspect ? (g.y > 0 ? g.y : 0) : (g.y > 0 ? 0 : g.y)));
             oy += dy;
-            c.height = static_cast<size_t>(pixel_round(oy + (aspect ? (g.y < 0 ? g.y : 0) : (g.y < 0 ? 0 : g.y))));
+            c.height =
+                static_cast<size_t>(pixel_round(oy + (aspect ? (g.y < 0 ? g.y : 0) : (g.y < 0 ? 0 : g.y))));
             c.height -= c.y;
             c.y += s->page.y;
             for (double ox = 0; ox < static_cast<double>(width);) {
                 c.x = pixel_round(ox - (aspect ? (g.x > 0 ? g.x : 0) : (g.x > 0 ? 0 : g.x)));
                 ox += dx;
-                c.width = static_cast<size_t>(pixel_round(ox + (aspect ? (g.x < 0 ? g.x : 0) : (g.x < 0 ? 0 : g.x))));
+                c.width = static_cast<size_t>(
+                    pixel_round(ox + (aspect ? (g.x < 0 ? g.x : 0) : (g.x < 0 ? 0 : g.x))));
                 c.width -= c.x;
                 c.x += s->page.x;
                 if (auto t = crop(in, c, tile_call)) out.push_back(std::move(*t));
@@ -182,8 +185,8 @@ std::vector<Image> run_shave(Image& in, OpCall& call) {
         warn_no_image(call, in, "transform.c/ShaveImage/1686");
         return {in};
     }
-    RectangleInfo g{s->columns - 2 * sh.width, s->rows - 2 * sh.height, static_cast<ssize_t>(sh.width) + s->page.x,
-                    static_cast<ssize_t>(sh.height) + s->page.y};
+    RectangleInfo g{s->columns - 2 * sh.width, s->rows - 2 * sh.height,
+                    static_cast<ssize_t>(sh.width) + s->page.x, static_cast<ssize_t>(sh.height) + s->page.y};
     std::optional<Image> c = crop(in, g, call);
     if (!c) return {in};
     RectangleInfo& pg = c->shell()->page;
@@ -217,8 +220,9 @@ std::vector<Image> run_chop(Image& in, OpCall& call) {
     }
     const int ow = static_cast<int>(cols - static_cast<ssize_t>(e.width));
     const int oh = static_cast<int>(rows - static_cast<ssize_t>(e.height));
-    if (ow <= 0 || oh <= 0) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename,
-                                        "transform.c/ChopImage");
+    if (ow <= 0 || oh <= 0)
+        throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename,
+                    "transform.c/ChopImage");
     const Pixels& p = in.pixels();
     auto px = std::make_shared<Pixels>(ow, oh, p.channels(), p.bytes_per_sample());
     const size_t pxb = static_cast<size_t>(p.channels()) * p.bytes_per_sample();
@@ -269,7 +273,8 @@ std::vector<Image> run_border(Image& in, OpCall& call) {
     const ::Image* s = in.shell();
     const CompositeOperator op = s->compose;
     if (!native_compose(op)) throw Decline{"compose"};
-    const int w = in.width() + 2 * static_cast<int>(b.width), h = in.height() + 2 * static_cast<int>(b.height);
+    const int w = in.width() + 2 * static_cast<int>(b.width),
+              h = in.height() + 2 * static_cast<int>(b.height);
     Layout l;
     auto px = canvas(in, w, h, colour_of(s->border_color), l);
     composite(*px, l, in.pixels(), in.layout(), static_cast<int>(b.width), static_cast<int>(b.height), op,
@@ -358,20 +363,52 @@ std::vector<Image> run_repage(Image& in, OpCall& call) {
 
 }  // namespace
 
-extern const OpSpec crop_op{.names = {"-crop"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::metadata,
-    .summary = "cut out a rectangle, or tiles (WxH, @NxM), of the image", .run = &run_crop, .keeps_class = true};
-extern const OpSpec shave_op{.names = {"-shave"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::metadata,
-    .summary = "shave pixels from the image edges", .run = &run_shave, .keeps_class = true};
-extern const OpSpec chop_op{.names = {"-chop"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::metadata,
-    .summary = "remove pixels from the image interior", .run = &run_chop, .keeps_class = true};
-extern const OpSpec extent_op{.names = {"-extent"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::metadata, .summary = "set the image size, padding with the background colour",
-    .run = &run_extent};
-extern const OpSpec border_op{.names = {"-border"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::metadata, .summary = "surround image with a border of color", .run = &run_border};
-extern const OpSpec trim_op{.names = {"-trim"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "trim image edges that match the corner colours", .run = &run_trim, .keeps_class = true};
-extern const OpSpec repage_geometry_op{.names = {"-repage"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::metadata, .summary = "size and location of the image canvas", .run = &run_repage, .keeps_class = true};
+extern const OpSpec crop_op{.names = {"-crop"},
+                            .kind = OpKind::simple,
+                            .arity = 1,
+                            .demand = Demand::metadata,
+                            .summary = "cut out a rectangle, or tiles (WxH, @NxM), of the image",
+                            .run = &run_crop,
+                            .keeps_class = true};
+extern const OpSpec shave_op{.names = {"-shave"},
+                             .kind = OpKind::simple,
+                             .arity = 1,
+                             .demand = Demand::metadata,
+                             .summary = "shave pixels from the image edges",
+                             .run = &run_shave,
+                             .keeps_class = true};
+extern const OpSpec chop_op{.names = {"-chop"},
+                            .kind = OpKind::simple,
+                            .arity = 1,
+                            .demand = Demand::metadata,
+                            .summary = "remove pixels from the image interior",
+                            .run = &run_chop,
+                            .keeps_class = true};
+extern const OpSpec extent_op{.names = {"-extent"},
+                              .kind = OpKind::simple,
+                              .arity = 1,
+                              .demand = Demand::metadata,
+                              .summary = "set the image size, padding with the background colour",
+                              .run = &run_extent};
+extern const OpSpec border_op{.names = {"-border"},
+                              .kind = OpKind::simple,
+                              .arity = 1,
+                              .demand = Demand::metadata,
+                              .summary = "surround image with a border of color",
+                              .run = &run_border};
+extern const OpSpec trim_op{.names = {"-trim"},
+                            .kind = OpKind::simple,
+                            .arity = 0,
+                            .demand = Demand::whole_image,
+                            .summary = "trim image edges that match the corner colours",
+                            .run = &run_trim,
+                            .keeps_class = true};
+extern const OpSpec repage_geometry_op{.names = {"-repage"},
+                                       .kind = OpKind::simple,
+                                       .arity = 1,
+                                       .demand = Demand::metadata,
+                                       .summary = "size and location of the image canvas",
+                                       .run = &run_repage,
+                                       .keeps_class = true};
 
 }  // namespace mtool::ops

@@ -37,7 +37,9 @@ void paste(Pixels& dst, const Layout& dl, const Pixels& src, const Layout& sl, i
             const int dx = x + x0;
             if (dx < 0 || dx >= dst.width()) continue;
             for (int c = 0; c < dl.color_channels; ++c) put_sample(dst, dx, dy, c, src.get(x, y, c), false);
-            if (dl.alpha) put_sample(dst, dx, dy, dl.channels() - 1, sl.alpha ? src.get(x, y, sl.channels() - 1) : 1.0f, true);
+            if (dl.alpha)
+                put_sample(dst, dx, dy, dl.channels() - 1, sl.alpha ? src.get(x, y, sl.channels() - 1) : 1.0f,
+                           true);
         }
     }
 }
@@ -59,14 +61,17 @@ void run_append(std::vector<Image>& list, OpCall& call) {
             height = std::max<size_t>(height, img.height());
         }
     }
-    auto px = std::make_shared<Pixels>(static_cast<int>(width), static_cast<int>(height), l.channels(), common_bps(list));
+    auto px = std::make_shared<Pixels>(static_cast<int>(width), static_cast<int>(height), l.channels(),
+                                       common_bps(list));
     fill(*px, l, bg);
     ssize_t x_off = 0, y_off = 0;
     for (const auto& img : list) {
         RectangleInfo g{width, height, 0, 0};
         GravityAdjustGeometry(img.width(), img.height(), img.shell()->gravity, &g);
-        if (stack) x_off -= g.x;
-        else y_off -= g.y;
+        if (stack)
+            x_off -= g.x;
+        else
+            y_off -= g.y;
         paste(*px, l, img.pixels(), img.layout(), static_cast<int>(x_off), static_cast<int>(y_off));
         if (stack) {
             x_off = 0;
@@ -100,8 +105,9 @@ void run_flatten(std::vector<Image>& list, OpCall& call) {
     if (l.gray() && !bg.gray()) throw Decline{"colour background on gray"};
     Layout canvas_l = l;
     canvas_l.alpha = l.alpha || !bg.opaque();
-    auto px = std::make_shared<Pixels>(static_cast<int>(page.width), static_cast<int>(page.height),
-                                       canvas_l.channels(), std::max(common_bps(list), result_bps(list.front().pixels(), call.ctx)));
+    auto px = std::make_shared<Pixels>(
+        static_cast<int>(page.width), static_cast<int>(page.height), canvas_l.channels(),
+        std::max(common_bps(list), result_bps(list.front().pixels(), call.ctx)));
     fill(*px, canvas_l, bg);
     for (const auto& img : list)
         composite(*px, canvas_l, img.pixels(), img.layout(), static_cast<int>(img.shell()->page.x - page.x),
@@ -127,22 +133,33 @@ void run_composite(std::vector<Image>& list, OpCall& call) {
     SetGeometry(src.shell(), &place);
     if (src.shell()->geometry) ParseAbsoluteGeometry(src.shell()->geometry, &place);
     GravityAdjustGeometry(dst.width(), dst.height(), dst.shell()->gravity, &place);
-    if (result_bps(dst.pixels(), call.ctx) == 2 && dst.pixels().bytes_per_sample() == 1) throw Decline{"q16 blend"};
+    if (result_bps(dst.pixels(), call.ctx) == 2 && dst.pixels().bytes_per_sample() == 1)
+        throw Decline{"q16 blend"};
     Pixels& dp = dst.mutable_pixels();
-    composite(dp, dl, src.pixels(), sl, static_cast<int>(place.x), static_cast<int>(place.y), op, call.ctx.threads);
+    composite(dp, dl, src.pixels(), sl, static_cast<int>(place.x), static_cast<int>(place.y), op,
+              call.ctx.threads);
     list.erase(list.begin() + 1);
 }
 
 }  // namespace
 
-extern const OpSpec append_op{.names = {"-append", "+append"}, .kind = OpKind::list, .arity = 0,
-    .demand = Demand::whole_image, .summary = "append an image sequence (top to bottom, + left to right)",
-    .run_list = &run_append};
-extern const OpSpec flatten_op{.names = {"-flatten"}, .kind = OpKind::list, .arity = 0,
-    .demand = Demand::whole_image, .summary = "flatten a sequence of images onto the background",
-    .run_list = &run_flatten};
-extern const OpSpec composite_op{.names = {"-composite"}, .kind = OpKind::list, .arity = 0,
-    .demand = Demand::whole_image, .summary = "composite image (Over and the common compose operators)",
-    .run_list = &run_composite};
+extern const OpSpec append_op{.names = {"-append", "+append"},
+                              .kind = OpKind::list,
+                              .arity = 0,
+                              .demand = Demand::whole_image,
+                              .summary = "append an image sequence (top to bottom, + left to right)",
+                              .run_list = &run_append};
+extern const OpSpec flatten_op{.names = {"-flatten"},
+                               .kind = OpKind::list,
+                               .arity = 0,
+                               .demand = Demand::whole_image,
+                               .summary = "flatten a sequence of images onto the background",
+                               .run_list = &run_flatten};
+extern const OpSpec composite_op{.names = {"-composite"},
+                                 .kind = OpKind::list,
+                                 .arity = 0,
+                                 .demand = Demand::whole_image,
+                                 .summary = "composite image (Over and the common compose operators)",
+                                 .run_list = &run_composite};
 
 }  // namespace mtool::ops

@@ -29,7 +29,7 @@ struct OpCall {
 struct OpSpec {
     std::vector<std::string> names;  ///< "-flip"; both forms when both are native
     OpKind kind = OpKind::simple;
-    int arity = 0;                   ///< must match ImageMagick's table
+    int arity = 0;  ///< must match ImageMagick's table
     Demand demand = Demand::pointwise;
     const char* summary = "";
     /// Native run for a simple operator: returns the new image(s) (crop may yield many).

@@ -18,7 +18,8 @@ namespace {
 /// time, reading each input row once per strip, so a spilled image is read sequentially
 /// (strips x input) instead of a whole input sweep per output row.
 template <class Map>
-std::shared_ptr<Pixels> remap(const Pixels& in, int out_w, int out_h, int threads, bool transposing, Map map) {
+std::shared_ptr<Pixels> remap(const Pixels& in, int out_w, int out_h, int threads, bool transposing,
+                              Map map) {
     auto out = std::make_shared<Pixels>(out_w, out_h, in.channels(), in.bytes_per_sample());
     const size_t pixel = static_cast<size_t>(in.channels()) * in.bytes_per_sample();
     if (!transposing) {
@@ -38,24 +39,29 @@ std::shared_ptr<Pixels> remap(const Pixels& in, int out_w, int out_h, int thread
     const uint64_t strip_bytes = static_cast<uint64_t>(out->rows_per_strip()) * out->stride();
     uint64_t strips_per_band = 64;
     if (budget.memory != cache::kUnlimited)
-        strips_per_band = std::max<uint64_t>(1, budget.memory / 4 / std::max(1, threads) / std::max<uint64_t>(1, strip_bytes));
-    const int band = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(out_h),
-                                                         strips_per_band * out->rows_per_strip()));
+        strips_per_band = std::max<uint64_t>(
+            1, budget.memory / 4 / std::max(1, threads) / std::max<uint64_t>(1, strip_bytes));
+    const int band = static_cast<int>(
+        std::min<uint64_t>(static_cast<uint64_t>(out_h), strips_per_band * out->rows_per_strip()));
     const int bands = (out_h + band - 1) / band;
-    parallel_rows(bands, threads, [&](int b0, int b1) {
-        std::vector<uint8_t*> rows(band);
-        for (int b = b0; b < b1; ++b) {
-            const int y0 = b * band, y1 = std::min(out_h, y0 + band);
-            Pixels::Hold hold(*out, y0, y1, true);
-            for (int y = y0; y < y1; ++y) rows[y - y0] = hold.row(y);
-            for (int x = 0; x < out_w; ++x) {
-                const uint8_t* src = in.row(map(x, y0).second);
-                const size_t dx = static_cast<size_t>(x) * pixel;
-                for (int y = y0; y < y1; ++y)
-                    std::memcpy(rows[y - y0] + dx, src + static_cast<size_t>(map(x, y).first) * pixel, pixel);
+    parallel_rows(
+        bands, threads,
+        [&](int b0, int b1) {
+            std::vector<uint8_t*> rows(band);
+            for (int b = b0; b < b1; ++b) {
+                const int y0 = b * band, y1 = std::min(out_h, y0 + band);
+                Pixels::Hold hold(*out, y0, y1, true);
+                for (int y = y0; y < y1; ++y) rows[y - y0] = hold.row(y);
+                for (int x = 0; x < out_w; ++x) {
+                    const uint8_t* src = in.row(map(x, y0).second);
+                    const size_t dx = static_cast<size_t>(x) * pixel;
+                    for (int y = y0; y < y1; ++y)
+                        std::memcpy(rows[y - y0] + dx, src + static_cast<size_t>(map(x, y).first) * pixel,
+                                    pixel);
+                }
             }
-        }
-    }, 1);
+        },
+        1);
     return out;
 }
 
@@ -73,7 +79,9 @@ std::vector<Image> run_flip(Image& in, OpCall& call) {
 std::vector<Image> run_flop(Image& in, OpCall& call) {
     const Pixels& p = in.pixels();
     int w = p.width();
-    Image r = in.derive(remap(p, w, p.height(), call.ctx.threads, false, [&](int x, int y) { return std::pair{w - 1 - x, y}; }));
+    Image r = in.derive(remap(p, w, p.height(), call.ctx.threads, false, [&](int x, int y) {
+        return std::pair{w - 1 - x, y};
+    }));
     RectangleInfo& pg = r.shell()->page;
     if (pg.width) pg.x = static_cast<ssize_t>(pg.width) - w - pg.x;
     return {std::move(r)};
@@ -82,9 +90,13 @@ std::vector<Image> run_flop(Image& in, OpCall& call) {
 Image transpose_like(Image& in, OpCall& call, bool transverse) {
     const Pixels& p = in.pixels();
     int w = p.width(), h = p.height();
-    auto px = transverse
-                  ? remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{w - 1 - y, h - 1 - x}; })
-                  : remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{y, x}; });
+    auto px = transverse ? remap(p, h, w, call.ctx.threads, true,
+                                 [&](int x, int y) {
+                                     return std::pair{w - 1 - y, h - 1 - x};
+                                 })
+                         : remap(p, h, w, call.ctx.threads, true, [&](int x, int y) {
+                               return std::pair{y, x};
+                           });
     Image r = in.derive(px);
     RectangleInfo pg = in.shell()->page;
     RectangleInfo& o = r.shell()->page;
@@ -130,7 +142,9 @@ std::vector<Image> run_rotate(Image& in, OpCall& call) {
         case 0:
             return {in};
         case 1: {
-            Image r = in.derive(remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{y, h - 1 - x}; }));
+            Image r = in.derive(remap(p, h, w, call.ctx.threads, true, [&](int x, int y) {
+                return std::pair{y, h - 1 - x};
+            }));
             RectangleInfo& o = r.shell()->page;
             o.width = pg.height, o.height = pg.width;
             o.x = pg.height ? static_cast<ssize_t>(pg.height) - h - pg.y : 0;
@@ -138,14 +152,18 @@ std::vector<Image> run_rotate(Image& in, OpCall& call) {
             return {std::move(r)};
         }
         case 2: {
-            Image r = in.derive(remap(p, w, h, call.ctx.threads, false, [&](int x, int y) { return std::pair{w - 1 - x, h - 1 - y}; }));
+            Image r = in.derive(remap(p, w, h, call.ctx.threads, false, [&](int x, int y) {
+                return std::pair{w - 1 - x, h - 1 - y};
+            }));
             RectangleInfo& o = r.shell()->page;
             if (pg.width) o.x = static_cast<ssize_t>(pg.width) - w - pg.x;
             if (pg.height) o.y = static_cast<ssize_t>(pg.height) - h - pg.y;
             return {std::move(r)};
         }
         default: {
-            Image r = in.derive(remap(p, h, w, call.ctx.threads, true, [&](int x, int y) { return std::pair{w - 1 - y, x}; }));
+            Image r = in.derive(remap(p, h, w, call.ctx.threads, true, [&](int x, int y) {
+                return std::pair{w - 1 - y, x};
+            }));
             RectangleInfo& o = r.shell()->page;
             o.width = pg.height, o.height = pg.width;
             o.x = pg.y;
@@ -157,20 +175,43 @@ std::vector<Image> run_rotate(Image& in, OpCall& call) {
 
 }  // namespace
 
-extern const OpSpec flip_op{.names = {"-flip"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "flip image in the vertical direction", .run = &run_flip, .keeps_class = true};
-extern const OpSpec flop_op{.names = {"-flop"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::pointwise, .summary = "flop image in the horizontal direction", .run = &run_flop, .keeps_class = true};
-extern const OpSpec transpose_op{.names = {"-transpose"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "flip image vertically and rotate 90 degrees",
-    .run = &run_transpose, .keeps_class = true};
-extern const OpSpec transverse_op{.names = {"-transverse"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "flop image horizontally and rotate 270 degrees",
-    .run = &run_transverse, .keeps_class = true};
-extern const OpSpec rotate_op{.names = {"-rotate"}, .kind = OpKind::simple, .arity = 1,
+extern const OpSpec flip_op{.names = {"-flip"},
+                            .kind = OpKind::simple,
+                            .arity = 0,
+                            .demand = Demand::whole_image,
+                            .summary = "flip image in the vertical direction",
+                            .run = &run_flip,
+                            .keeps_class = true};
+extern const OpSpec flop_op{.names = {"-flop"},
+                            .kind = OpKind::simple,
+                            .arity = 0,
+                            .demand = Demand::pointwise,
+                            .summary = "flop image in the horizontal direction",
+                            .run = &run_flop,
+                            .keeps_class = true};
+extern const OpSpec transpose_op{.names = {"-transpose"},
+                                 .kind = OpKind::simple,
+                                 .arity = 0,
+                                 .demand = Demand::whole_image,
+                                 .summary = "flip image vertically and rotate 90 degrees",
+                                 .run = &run_transpose,
+                                 .keeps_class = true};
+extern const OpSpec transverse_op{.names = {"-transverse"},
+                                  .kind = OpKind::simple,
+                                  .arity = 0,
+                                  .demand = Demand::whole_image,
+                                  .summary = "flop image horizontally and rotate 270 degrees",
+                                  .run = &run_transverse,
+                                  .keeps_class = true};
+extern const OpSpec rotate_op{
+    .names = {"-rotate"},
+    .kind = OpKind::simple,
+    .arity = 1,
     .demand = Demand::whole_image,
     .summary = "apply Paeth rotation to the image (multiples of 90 native, other angles bridged)",
-    .run = &run_rotate, .accepts = &accepts_rotate, .keeps_class = true};
+    .run = &run_rotate,
+    .accepts = &accepts_rotate,
+    .keeps_class = true};
 
 }  // namespace mtool::ops
 
@@ -182,14 +223,32 @@ std::vector<Image> run_auto_orient(Image& in, OpCall& call) {
     const char* op = nullptr;
     std::vector<std::string> args;
     switch (in.shell()->orientation) {
-        case TopRightOrientation: op = "-flop"; break;
-        case BottomRightOrientation: op = "-rotate"; args = {"180"}; break;
-        case BottomLeftOrientation: op = "-flip"; break;
-        case LeftTopOrientation: op = "-transpose"; break;
-        case RightTopOrientation: op = "-rotate"; args = {"90"}; break;
-        case RightBottomOrientation: op = "-transverse"; break;
-        case LeftBottomOrientation: op = "-rotate"; args = {"270"}; break;
-        default: return {in};
+        case TopRightOrientation:
+            op = "-flop";
+            break;
+        case BottomRightOrientation:
+            op = "-rotate";
+            args = {"180"};
+            break;
+        case BottomLeftOrientation:
+            op = "-flip";
+            break;
+        case LeftTopOrientation:
+            op = "-transpose";
+            break;
+        case RightTopOrientation:
+            op = "-rotate";
+            args = {"90"};
+            break;
+        case RightBottomOrientation:
+            op = "-transverse";
+            break;
+        case LeftBottomOrientation:
+            op = "-rotate";
+            args = {"270"};
+            break;
+        default:
+            return {in};
     }
     OpCall sub{op, args, call.info, call.ctx};
     Image out = find(op)->run(in, sub).at(0);
@@ -199,8 +258,12 @@ std::vector<Image> run_auto_orient(Image& in, OpCall& call) {
 
 }  // namespace
 
-extern const OpSpec auto_orient_op{.names = {"-auto-orient"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "automagically orient (rotate) image from its EXIF orientation",
-    .run = &run_auto_orient, .keeps_class = true};
+extern const OpSpec auto_orient_op{.names = {"-auto-orient"},
+                                   .kind = OpKind::simple,
+                                   .arity = 0,
+                                   .demand = Demand::whole_image,
+                                   .summary = "automagically orient (rotate) image from its EXIF orientation",
+                                   .run = &run_auto_orient,
+                                   .keeps_class = true};
 
 }  // namespace mtool::ops

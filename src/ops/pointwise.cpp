@@ -20,7 +20,8 @@ std::vector<Image> run_negate(Image& in, OpCall& call) {
             } else {
                 uint16_t* r = p.row16(y);
                 for (int x = 0; x < w; ++x)
-                    for (int c = 0; c < color; ++c) r[x * ch + c] = static_cast<uint16_t>(65535 - r[x * ch + c]);
+                    for (int c = 0; c < color; ++c)
+                        r[x * ch + c] = static_cast<uint16_t>(65535 - r[x * ch + c]);
             }
         }
     });
@@ -45,13 +46,27 @@ std::vector<Image> run_strip(Image& in, OpCall&) {
 
 }  // namespace
 
-extern const OpSpec negate_op{.names = {"-negate"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::pointwise, .summary = "replace every pixel with its complementary color",
-    .run = &run_negate, .accepts = &accepts_negate, .keeps_class = true};
-extern const OpSpec repage_op{.names = {"+repage"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::metadata, .summary = "reset the virtual canvas (page) of the image",
-    .run = &run_repage_reset, .keeps_class = true};
-extern const OpSpec strip_op{.names = {"-strip"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::metadata, .summary = "strip image of all profiles and comments", .run = &run_strip, .keeps_class = true};
+extern const OpSpec negate_op{.names = {"-negate"},
+                              .kind = OpKind::simple,
+                              .arity = 0,
+                              .demand = Demand::pointwise,
+                              .summary = "replace every pixel with its complementary color",
+                              .run = &run_negate,
+                              .accepts = &accepts_negate,
+                              .keeps_class = true};
+extern const OpSpec repage_op{.names = {"+repage"},
+                              .kind = OpKind::simple,
+                              .arity = 0,
+                              .demand = Demand::metadata,
+                              .summary = "reset the virtual canvas (page) of the image",
+                              .run = &run_repage_reset,
+                              .keeps_class = true};
+extern const OpSpec strip_op{.names = {"-strip"},
+                             .kind = OpKind::simple,
+                             .arity = 0,
+                             .demand = Demand::metadata,
+                             .summary = "strip image of all profiles and comments",
+                             .run = &run_strip,
+                             .keeps_class = true};
 
 }  // namespace mtool::ops

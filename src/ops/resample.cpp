@@ -23,7 +23,8 @@ double apply_fn(Filter::Fn fn, double x, const Filter& f) {
             if (x < 1.0)
                 return ((6 - 2 * B) + x * x * ((-18 + 12 * B + 6 * C) + x * (12 - 9 * B - 6 * C))) / 6.0;
             if (x < 2.0)
-                return ((8 * B + 24 * C) + x * ((-12 * B - 48 * C) + x * ((6 * B + 30 * C) + x * (-B - 6 * C)))) /
+                return ((8 * B + 24 * C) +
+                        x * ((-12 * B - 48 * C) + x * ((6 * B + 30 * C) + x * (-B - 6 * C)))) /
                        6.0;
             return 0.0;
         }
@@ -116,7 +117,8 @@ void horizontal(const Pixels& in, Pixels& out, const Contributions& cw, bool alp
                 const int s = cw.start[x];
                 auto get = [&](int k, int c) { return src[static_cast<size_t>(s + k) * ch + c]; };
                 accumulate_pixel(get, cw.count[x], cw.weights.data() + cw.offset[x], ch, alpha, acc.data());
-                for (int c = 0; c < ch; ++c) dst.store(static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
+                for (int c = 0; c < ch; ++c)
+                    dst.store(static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
             }
         }
     });
@@ -149,7 +151,8 @@ void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha
                 for (int x = 0; x < w; ++x) {
                     double av = src[static_cast<size_t>(x) * ch + ch - 1];
                     double aw = wk * av * (1.0 / 65535.0);
-                    for (int c = 0; c < ch - 1; ++c) sum[static_cast<size_t>(x) * ch + c] += aw * src[static_cast<size_t>(x) * ch + c];
+                    for (int c = 0; c < ch - 1; ++c)
+                        sum[static_cast<size_t>(x) * ch + c] += aw * src[static_cast<size_t>(x) * ch + c];
                     sum[static_cast<size_t>(x) * ch + ch - 1] += wk * av;
                     gamma[x] += aw;
                 }
@@ -275,15 +278,18 @@ FilterTypes default_resize_filter(const ::Image* shell, int columns, int rows) {
 }
 
 bool has_filter_defines(const ::ImageInfo* info) {
-    static const char* const keys[] = {"filter:filter", "filter:window", "filter:lobes", "filter:support",
-                                       "filter:win-support", "filter:blur", "filter:b", "filter:c",
-                                       "filter:sigma", "filter:verbose", "filter:kaiser-beta"};
+    static const char* const keys[] = {"filter:filter",  "filter:window",      "filter:lobes",
+                                       "filter:support", "filter:win-support", "filter:blur",
+                                       "filter:b",       "filter:c",           "filter:sigma",
+                                       "filter:verbose", "filter:kaiser-beta"};
     for (const char* k : keys)
         if (GetImageOption(info, k)) return true;
     return false;
 }
 
-int result_bps(const Pixels& in, const Context& ctx) { return in.bytes_per_sample() == 2 || ctx.precise ? 2 : 1; }
+int result_bps(const Pixels& in, const Context& ctx) {
+    return in.bytes_per_sample() == 2 || ctx.precise ? 2 : 1;
+}
 
 std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int rows, const Filter& filter,
                                  int out_bps, int threads) {
@@ -351,7 +357,8 @@ Contributions coverage(int in_size, int out_size) {
 
 }  // namespace
 
-std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int out_bps, int threads) {
+std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int out_bps,
+                                   int threads) {
     const int ch = in.channels();
     auto out = std::make_shared<Pixels>(columns, rows, ch, out_bps);
     Contributions cx = coverage(in.width(), columns);

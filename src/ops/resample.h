@@ -15,11 +15,11 @@ namespace mtool::ops {
 struct Filter {
     enum class Fn { box, triangle, cubic_bc, sinc, gaussian, hann, hamming, blackman };
     Fn filter = Fn::box;
-    Fn window = Fn::box;       ///< box = no windowing
-    double support = 0.5;      ///< before blur
-    double window_scale = 1.0; ///< window(x * window_scale) (first zero crossing / support)
+    Fn window = Fn::box;        ///< box = no windowing
+    double support = 0.5;       ///< before blur
+    double window_scale = 1.0;  ///< window(x * window_scale) (first zero crossing / support)
     double blur = 1.0;
-    double b = 0, c = 0;       ///< cubic coefficients
+    double b = 0, c = 0;  ///< cubic coefficients
     double weight(double x) const;
 };
 
@@ -43,7 +43,8 @@ std::shared_ptr<Pixels> sample(const Pixels& in, int columns, int rows, double o
                                int threads);
 
 /// Area averaging as ImageMagick's ScaleImage (every source pixel weighted by its coverage).
-std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int out_bps, int threads);
+std::shared_ptr<Pixels> scale_area(const Pixels& in, bool alpha, int columns, int rows, int out_bps,
+                                   int threads);
 
 /// Sample size for a computed result of `in`: Q16 unless 8 bits are known to be exact enough.
 int result_bps(const Pixels& in, const Context& ctx);

@@ -36,13 +36,16 @@ std::vector<Image> resize_to(Image& in, int w, int h, FilterTypes type, double b
         return {in};
     std::optional<Filter> f = filter_for(type, blur);
     if (!f) throw Error(Severity::option_error, "unsupported filter", "", "mtool/resize");
-    auto px = resample(in.pixels(), in.layout().alpha, w, h, *f, result_bps(in.pixels(), call.ctx), call.ctx.threads);
+    auto px = resample(in.pixels(), in.layout().alpha, w, h, *f, result_bps(in.pixels(), call.ctx),
+                       call.ctx.threads);
     return {in.derive_scaled(std::move(px))};
 }
 
 std::vector<Image> run_resize(Image& in, OpCall& call) {
     RectangleInfo g = region(in, call.arg(0));
-    if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/ResizeImage");
+    if (!sane(g))
+        throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename,
+                    "resize.c/ResizeImage");
     const int w = static_cast<int>(g.width), h = static_cast<int>(g.height);
     return resize_to(in, w, h, default_resize_filter(in.shell(), w, h), in.shell()->blur, call);
 }
@@ -90,13 +93,16 @@ void set_thumbnail_properties(Image& out, const Image& in) {
 
 std::vector<Image> run_thumbnail(Image& in, OpCall& call) {
     RectangleInfo g = region(in, call.arg(0));
-    if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/ThumbnailImage");
+    if (!sane(g))
+        throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename,
+                    "resize.c/ThumbnailImage");
     const int w = static_cast<int>(g.width), h = static_cast<int>(g.height);
     constexpr int kSampleFactor = 5;
     const double xf = static_cast<double>(w) / in.width(), yf = static_cast<double>(h) / in.height();
     Image src = in;
     if (!(xf * yf > 0.1) && kSampleFactor * w >= 128 && kSampleFactor * h >= 128) {
-        auto px = sample(in.pixels(), kSampleFactor * w, kSampleFactor * h, 0.5 - 1e-12, 0.5 - 1e-12, call.ctx.threads);
+        auto px = sample(in.pixels(), kSampleFactor * w, kSampleFactor * h, 0.5 - 1e-12, 0.5 - 1e-12,
+                         call.ctx.threads);
         src = in.derive_scaled(std::move(px));
     }
     Image out = resize_to(src, w, h, default_resize_filter(src.shell(), w, h), in.shell()->blur, call).at(0);
@@ -114,34 +120,55 @@ bool accepts_sample(const OpCall& call) { return GetImageOption(call.info, "samp
 
 std::vector<Image> run_sample(Image& in, OpCall& call) {
     RectangleInfo g = region(in, call.arg(0));
-    if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/SampleImage/3092");
+    if (!sane(g))
+        throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename,
+                    "resize.c/SampleImage/3092");
     if (static_cast<int>(g.width) == in.width() && static_cast<int>(g.height) == in.height()) return {in};
-    auto px = sample(in.pixels(), static_cast<int>(g.width), static_cast<int>(g.height), 0.5 - 1e-12, 0.5 - 1e-12,
-                     call.ctx.threads);
+    auto px = sample(in.pixels(), static_cast<int>(g.width), static_cast<int>(g.height), 0.5 - 1e-12,
+                     0.5 - 1e-12, call.ctx.threads);
     return {in.derive_scaled(std::move(px))};
 }
 
 std::vector<Image> run_scale(Image& in, OpCall& call) {
     RectangleInfo g = region(in, call.arg(0));
-    if (!sane(g)) throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename, "resize.c/ScaleImage");
+    if (!sane(g))
+        throw Error(Severity::option_error, "negative or zero image size", in.shell()->filename,
+                    "resize.c/ScaleImage");
     if (static_cast<int>(g.width) == in.width() && static_cast<int>(g.height) == in.height()) return {in};
-    auto px = scale_area(in.pixels(), in.layout().alpha, static_cast<int>(g.width), static_cast<int>(g.height),
-                         result_bps(in.pixels(), call.ctx), call.ctx.threads);
+    auto px = scale_area(in.pixels(), in.layout().alpha, static_cast<int>(g.width),
+                         static_cast<int>(g.height), result_bps(in.pixels(), call.ctx), call.ctx.threads);
     return {in.derive_scaled(std::move(px))};
 }
 
 }  // namespace
 
-extern const OpSpec resize_op{.names = {"-resize"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "resize the image (ImageMagick's filters, -filter)",
-    .run = &run_resize, .accepts = &accepts_resample};
-extern const OpSpec thumbnail_op{.names = {"-thumbnail"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "create a thumbnail of the image",
-    .run = &run_thumbnail, .accepts = &accepts_resample};
-extern const OpSpec sample_op{.names = {"-sample"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "scale image with pixel sampling",
-    .run = &run_sample, .accepts = &accepts_sample, .keeps_class = true};
-extern const OpSpec scale_op{.names = {"-scale"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::neighbourhood, .summary = "scale the image (area average)", .run = &run_scale};
+extern const OpSpec resize_op{.names = {"-resize"},
+                              .kind = OpKind::simple,
+                              .arity = 1,
+                              .demand = Demand::neighbourhood,
+                              .summary = "resize the image (ImageMagick's filters, -filter)",
+                              .run = &run_resize,
+                              .accepts = &accepts_resample};
+extern const OpSpec thumbnail_op{.names = {"-thumbnail"},
+                                 .kind = OpKind::simple,
+                                 .arity = 1,
+                                 .demand = Demand::neighbourhood,
+                                 .summary = "create a thumbnail of the image",
+                                 .run = &run_thumbnail,
+                                 .accepts = &accepts_resample};
+extern const OpSpec sample_op{.names = {"-sample"},
+                              .kind = OpKind::simple,
+                              .arity = 1,
+                              .demand = Demand::neighbourhood,
+                              .summary = "scale image with pixel sampling",
+                              .run = &run_sample,
+                              .accepts = &accepts_sample,
+                              .keeps_class = true};
+extern const OpSpec scale_op{.names = {"-scale"},
+                             .kind = OpKind::simple,
+                             .arity = 1,
+                             .demand = Demand::neighbourhood,
+                             .summary = "scale the image (area average)",
+                             .run = &run_scale};
 
 }  // namespace mtool::ops

@@ -78,19 +78,35 @@ void run_reverse(std::vector<Image>& list, OpCall&) { std::reverse(list.begin(),
 
 }  // namespace
 
-extern const OpSpec delete_op{.names = {"-delete", "+delete"}, .kind = OpKind::list, .arity = 1,
-    .demand = Demand::metadata, .summary = "delete the image from the image sequence",
-    .run_list = &run_delete};
-extern const OpSpec swap_op{.names = {"-swap", "+swap"}, .kind = OpKind::list, .arity = 1,
-    .demand = Demand::metadata, .summary = "swap two images in the image sequence",
-    .run_list = &run_swap};
-extern const OpSpec insert_op{.names = {"-insert", "+insert"}, .kind = OpKind::list, .arity = 1,
-    .demand = Demand::metadata, .summary = "insert last image into the image sequence",
-    .run_list = &run_insert};
-extern const OpSpec duplicate_op{.names = {"-duplicate", "+duplicate"}, .kind = OpKind::list,
-    .arity = 1, .demand = Demand::metadata, .summary = "duplicate an image one or more times",
-    .run_list = &run_duplicate};
-extern const OpSpec reverse_op{.names = {"-reverse"}, .kind = OpKind::list, .arity = 0,
-    .demand = Demand::metadata, .summary = "reverse image sequence", .run_list = &run_reverse};
+extern const OpSpec delete_op{.names = {"-delete", "+delete"},
+                              .kind = OpKind::list,
+                              .arity = 1,
+                              .demand = Demand::metadata,
+                              .summary = "delete the image from the image sequence",
+                              .run_list = &run_delete};
+extern const OpSpec swap_op{.names = {"-swap", "+swap"},
+                            .kind = OpKind::list,
+                            .arity = 1,
+                            .demand = Demand::metadata,
+                            .summary = "swap two images in the image sequence",
+                            .run_list = &run_swap};
+extern const OpSpec insert_op{.names = {"-insert", "+insert"},
+                              .kind = OpKind::list,
+                              .arity = 1,
+                              .demand = Demand::metadata,
+                              .summary = "insert last image into the image sequence",
+                              .run_list = &run_insert};
+extern const OpSpec duplicate_op{.names = {"-duplicate", "+duplicate"},
+                                 .kind = OpKind::list,
+                                 .arity = 1,
+                                 .demand = Demand::metadata,
+                                 .summary = "duplicate an image one or more times",
+                                 .run_list = &run_duplicate};
+extern const OpSpec reverse_op{.names = {"-reverse"},
+                               .kind = OpKind::list,
+                               .arity = 0,
+                               .demand = Demand::metadata,
+                               .summary = "reverse image sequence",
+                               .run_list = &run_reverse};
 
 }  // namespace mtool::ops

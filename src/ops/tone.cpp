@@ -112,7 +112,8 @@ bool all_gray(const Pixels& p, const Layout& l) {
     if (l.gray()) return true;
     for (int y = 0; y < p.height(); ++y)
         for (int x = 0; x < p.width(); ++x)
-            if (q16_at(p, x, y, 0) != q16_at(p, x, y, 1) || q16_at(p, x, y, 1) != q16_at(p, x, y, 2)) return false;
+            if (q16_at(p, x, y, 0) != q16_at(p, x, y, 1) || q16_at(p, x, y, 1) != q16_at(p, x, y, 2))
+                return false;
     return true;
 }
 
@@ -204,7 +205,8 @@ std::vector<Image> run_threshold(Image& in, OpCall& call) {
             for (int x = 0; x < p.width(); ++x) {
                 const double v = intensity(p, l, x, y) <= t ? 0.0 : kQuantum;
                 for (int c = 0; c < l.color_channels; ++c) store_q16_at(*out, x, y, c, v);
-                if (l.alpha) store_q16_at(*out, x, y, p.channels() - 1, q16_at(p, x, y, p.channels() - 1), true);
+                if (l.alpha)
+                    store_q16_at(*out, x, y, p.channels() - 1, q16_at(p, x, y, p.channels() - 1), true);
             }
     });
     return {in.derive(std::move(out))};
@@ -241,12 +243,24 @@ void hsl_to_rgb(double h, double s, double l, double rgb[3]) {
     const double x = c * (1.0 - std::fabs(hh - 2.0 * std::floor(hh / 2.0) - 1.0));
     double r = 0, g = 0, b = 0;
     switch (static_cast<int>(std::floor(hh))) {
-        case 0: r = c, g = x; break;
-        case 1: r = x, g = c; break;
-        case 2: g = c, b = x; break;
-        case 3: g = x, b = c; break;
-        case 4: r = x, b = c; break;
-        case 5: r = c, b = x; break;
+        case 0:
+            r = c, g = x;
+            break;
+        case 1:
+            r = x, g = c;
+            break;
+        case 2:
+            g = c, b = x;
+            break;
+        case 3:
+            g = x, b = c;
+            break;
+        case 4:
+            r = x, b = c;
+            break;
+        case 5:
+            r = c, b = x;
+            break;
         default:  // h rounded to exactly 6 (a hue shifted below zero): gem.c gives black
             rgb[0] = rgb[1] = rgb[2] = 0.0;
             return;
@@ -256,13 +270,16 @@ void hsl_to_rgb(double h, double s, double l, double rgb[3]) {
     rgb[2] = kQuantum * (b + mn);
 }
 
-bool accepts_modulate(const OpCall& call) { return GetImageOption(call.info, "modulate:colorspace") == nullptr; }
+bool accepts_modulate(const OpCall& call) {
+    return GetImageOption(call.info, "modulate:colorspace") == nullptr;
+}
 
 std::vector<Image> run_modulate(Image& in, OpCall& call) {
     require_plain(in);
     GeometryInfo g{};
     MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
-    const double bright = g.rho, sat = (flags & SigmaValue) ? g.sigma : 100.0, hue = (flags & XiValue) ? g.xi : 100.0;
+    const double bright = g.rho, sat = (flags & SigmaValue) ? g.sigma : 100.0,
+                 hue = (flags & XiValue) ? g.xi : 100.0;
     const Layout l = in.layout();
     if (l.gray() && sat == 100.0 && hue == 100.0) {
         // Gray stays gray: only lightness scales.
@@ -312,17 +329,21 @@ bool accepts_colorspace(const OpCall& call) {
 }
 
 std::vector<Image> run_colorspace(Image& in, OpCall& call) {
-    if (in.shell()->colorspace != sRGBColorspace && in.shell()->colorspace != GRAYColorspace) throw Decline{"from"};
+    if (in.shell()->colorspace != sRGBColorspace && in.shell()->colorspace != GRAYColorspace)
+        throw Decline{"from"};
     if (strcasecmp(call.arg(0).c_str(), "gray") == 0) return {gray_of(in, call.ctx)};
     if (in.layout().gray()) throw Decline{"gray to sRGB"};  // expands channels: IM's bookkeeping
     return {in};
 }
 
-bool accepts_type(const OpCall& call) { return !call.plus() && strcasecmp(call.arg(0).c_str(), "grayscale") == 0; }
+bool accepts_type(const OpCall& call) {
+    return !call.plus() && strcasecmp(call.arg(0).c_str(), "grayscale") == 0;
+}
 
 std::vector<Image> run_type(Image& in, OpCall& call) {
     if (in.layout().alpha) throw Decline{"grayscale with alpha"};
-    if (in.shell()->colorspace != sRGBColorspace && in.shell()->colorspace != GRAYColorspace) throw Decline{"from"};
+    if (in.shell()->colorspace != sRGBColorspace && in.shell()->colorspace != GRAYColorspace)
+        throw Decline{"from"};
     Image out = gray_of(in, call.ctx);
     out.shell()->type = GrayscaleType;
     return {std::move(out)};
@@ -371,30 +392,79 @@ std::vector<Image> run_alpha(Image& in, OpCall& call) {
 
 }  // namespace
 
-extern const OpSpec level_op{.names = {"-level"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
-    .summary = "adjust the level of image contrast", .run = &run_level, .accepts = &accepts_level, .keeps_class = true};
-extern const OpSpec auto_level_op{.names = {"-auto-level"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "automagically adjust color levels of image", .run = &run_auto_level, .keeps_class = true};
-extern const OpSpec normalize_op{.names = {"-normalize"}, .kind = OpKind::simple, .arity = 0,
-    .demand = Demand::whole_image, .summary = "transform image to span the full range of colors",
-    .run = &run_normalize, .keeps_class = true};
-extern const OpSpec gamma_op{.names = {"-gamma"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
-    .summary = "level of gamma correction", .run = &run_gamma, .accepts = &accepts_gamma, .keeps_class = true};
-extern const OpSpec brightness_contrast_op{.names = {"-brightness-contrast"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::pointwise, .summary = "improve brightness / contrast of the image",
-    .run = &run_brightness_contrast};
-extern const OpSpec threshold_op{.names = {"-threshold"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::pointwise, .summary = "threshold the image", .run = &run_threshold};
-extern const OpSpec modulate_op{.names = {"-modulate"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::pointwise, .summary = "vary the brightness, saturation, and hue",
-    .run = &run_modulate, .accepts = &accepts_modulate, .keeps_class = true};
-extern const OpSpec colorspace_op{.names = {"-colorspace"}, .kind = OpKind::simple, .arity = 1,
-    .demand = Demand::pointwise, .summary = "alternate image colorspace (Gray, sRGB native)",
-    .run = &run_colorspace, .accepts = &accepts_colorspace, .keeps_class = true};
-extern const OpSpec type_op{.names = {"-type"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
-    .summary = "image type (Grayscale native)", .run = &run_type, .accepts = &accepts_type, .keeps_class = true};
-extern const OpSpec alpha_op{.names = {"-alpha"}, .kind = OpKind::simple, .arity = 1, .demand = Demand::pointwise,
-    .summary = "on, activate, off, deactivate, set, opaque, remove (native)", .run = &run_alpha,
-    .accepts = &accepts_alpha, .keeps_class = true};
+extern const OpSpec level_op{.names = {"-level"},
+                             .kind = OpKind::simple,
+                             .arity = 1,
+                             .demand = Demand::pointwise,
+                             .summary = "adjust the level of image contrast",
+                             .run = &run_level,
+                             .accepts = &accepts_level,
+                             .keeps_class = true};
+extern const OpSpec auto_level_op{.names = {"-auto-level"},
+                                  .kind = OpKind::simple,
+                                  .arity = 0,
+                                  .demand = Demand::whole_image,
+                                  .summary = "automagically adjust color levels of image",
+                                  .run = &run_auto_level,
+                                  .keeps_class = true};
+extern const OpSpec normalize_op{.names = {"-normalize"},
+                                 .kind = OpKind::simple,
+                                 .arity = 0,
+                                 .demand = Demand::whole_image,
+                                 .summary = "transform image to span the full range of colors",
+                                 .run = &run_normalize,
+                                 .keeps_class = true};
+extern const OpSpec gamma_op{.names = {"-gamma"},
+                             .kind = OpKind::simple,
+                             .arity = 1,
+                             .demand = Demand::pointwise,
+                             .summary = "level of gamma correction",
+                             .run = &run_gamma,
+                             .accepts = &accepts_gamma,
+                             .keeps_class = true};
+extern const OpSpec brightness_contrast_op{.names = {"-brightness-contrast"},
+                                           .kind = OpKind::simple,
+                                           .arity = 1,
+                                           .demand = Demand::pointwise,
+                                           .summary = "improve brightness / contrast of the image",
+                                           .run = &run_brightness_contrast};
+extern const OpSpec threshold_op{.names = {"-threshold"},
+                                 .kind = OpKind::simple,
+                                 .arity = 1,
+                                 .demand = Demand::pointwise,
+                                 .summary = "threshold the image",
+                                 .run = &run_threshold};
+extern const OpSpec modulate_op{.names = {"-modulate"},
+                                .kind = OpKind::simple,
+                                .arity = 1,
+                                .demand = Demand::pointwise,
+                                .summary = "vary the brightness, saturation, and hue",
+                                .run = &run_modulate,
+                                .accepts = &accepts_modulate,
+                                .keeps_class = true};
+extern const OpSpec colorspace_op{.names = {"-colorspace"},
+                                  .kind = OpKind::simple,
+                                  .arity = 1,
+                                  .demand = Demand::pointwise,
+                                  .summary = "alternate image colorspace (Gray, sRGB native)",
+                                  .run = &run_colorspace,
+                                  .accepts = &accepts_colorspace,
+                                  .keeps_class = true};
+extern const OpSpec type_op{.names = {"-type"},
+                            .kind = OpKind::simple,
+                            .arity = 1,
+                            .demand = Demand::pointwise,
+                            .summary = "image type (Grayscale native)",
+                            .run = &run_type,
+                            .accepts = &accepts_type,
+                            .keeps_class = true};
+extern const OpSpec alpha_op{.names = {"-alpha"},
+                             .kind = OpKind::simple,
+                             .arity = 1,
+                             .demand = Demand::pointwise,
+                             .summary = "on, activate, off, deactivate, set, opaque, remove (native)",
+                             .run = &run_alpha,
+                             .accepts = &accepts_alpha,
+                             .keeps_class = true};
 
 }  // namespace mtool::ops

@@ -61,7 +61,6 @@ void repair_png_crcs(Bytes& d) {
     }
 }
 
-
 /// A PNG whose image data (inflated, damaged, deflated again) or header fields are changed, so
 /// the damage gets past zlib's checksum to row filters, interlacing and sample depths.
 Bytes mutate_png_structure(const Bytes& seed, std::mt19937& rng) {
@@ -73,11 +72,13 @@ Bytes mutate_png_structure(const Bytes& seed, std::mt19937& rng) {
         if (at + 12 + len > seed.size()) break;
         const bool is_idat = std::memcmp(&seed[at + 4], "IDAT", 4) == 0;
         if (is_idat) {
-            idat.insert(idat.end(), seed.begin() + static_cast<long>(at + 8), seed.begin() + static_cast<long>(at + 8 + len));
+            idat.insert(idat.end(), seed.begin() + static_cast<long>(at + 8),
+                        seed.begin() + static_cast<long>(at + 8 + len));
             after = true;
         } else {
             Bytes& to = after ? tail : head;
-            to.insert(to.end(), seed.begin() + static_cast<long>(at), seed.begin() + static_cast<long>(at + 12 + len));
+            to.insert(to.end(), seed.begin() + static_cast<long>(at),
+                      seed.begin() + static_cast<long>(at + 12 + len));
         }
         at += 12 + len;
     }
@@ -89,10 +90,13 @@ Bytes mutate_png_structure(const Bytes& seed, std::mt19937& rng) {
     if (rng() % 3 == 0) {
         // IHDR: width, height, bit depth, colour type, interlace (head starts with IHDR's length).
         const size_t field = 8 + std::array<size_t, 5>{0, 4, 8, 9, 12}[rng() % 5];
-        if (field < 16) head[field + 3] ^= static_cast<unsigned char>(1u << (rng() % 8));
-        else head[field] = static_cast<unsigned char>(rng() % 17);
+        if (field < 16)
+            head[field + 3] ^= static_cast<unsigned char>(1u << (rng() % 8));
+        else
+            head[field] = static_cast<unsigned char>(rng() % 17);
     } else if (!raw.empty()) {
-        for (int i = 1 + static_cast<int>(rng() % 6); i > 0; --i) raw[rng() % raw.size()] = static_cast<unsigned char>(rng());
+        for (int i = 1 + static_cast<int>(rng() % 6); i > 0; --i)
+            raw[rng() % raw.size()] = static_cast<unsigned char>(rng());
         if (rng() % 4 == 0) raw.resize(rng() % raw.size());
     }
     Bytes z(compressBound(raw.size()));
@@ -101,7 +105,8 @@ Bytes mutate_png_structure(const Bytes& seed, std::mt19937& rng) {
     z.resize(z_len);
     Bytes out(seed.begin(), seed.begin() + 8);
     out.insert(out.end(), head.begin(), head.end());
-    const unsigned char len[4] = {static_cast<unsigned char>(z_len >> 24), static_cast<unsigned char>(z_len >> 16),
+    const unsigned char len[4] = {static_cast<unsigned char>(z_len >> 24),
+                                  static_cast<unsigned char>(z_len >> 16),
                                   static_cast<unsigned char>(z_len >> 8), static_cast<unsigned char>(z_len)};
     out.insert(out.end(), len, len + 4);
     out.insert(out.end(), {'I', 'D', 'A', 'T'});
@@ -119,13 +124,17 @@ Bytes mutate(const Bytes& seed, std::mt19937& rng, bool png) {
     const int rounds = 1 + static_cast<int>(rng() % 3);
     for (int r = 0; r < rounds && !d.empty(); ++r) {
         switch (rng() % 7) {
-            case 0: d.resize(pick(d.size())); break;  // truncation
+            case 0:
+                d.resize(pick(d.size()));
+                break;  // truncation
             case 1:
-                for (int i = 1 + static_cast<int>(rng() % 8); i > 0; --i) d[pick(d.size())] ^= 1u << (rng() % 8);
+                for (int i = 1 + static_cast<int>(rng() % 8); i > 0; --i)
+                    d[pick(d.size())] ^= 1u << (rng() % 8);
                 break;
             case 2: {  // a run overwritten with noise
                 size_t at = pick(d.size()), n = 1 + rng() % 16;
-                for (size_t i = at; i < std::min(d.size(), at + n); ++i) d[i] = static_cast<unsigned char>(rng());
+                for (size_t i = at; i < std::min(d.size(), at + n); ++i)
+                    d[i] = static_cast<unsigned char>(rng());
                 break;
             }
             case 3: {  // noise inserted
@@ -137,16 +146,20 @@ Bytes mutate(const Bytes& seed, std::mt19937& rng, bool png) {
             }
             case 4: {  // a run deleted
                 size_t at = pick(d.size()), n = 1 + rng() % 64;
-                d.erase(d.begin() + static_cast<long>(at), d.begin() + static_cast<long>(std::min(d.size(), at + n)));
+                d.erase(d.begin() + static_cast<long>(at),
+                        d.begin() + static_cast<long>(std::min(d.size(), at + n)));
                 break;
             }
             case 5: {  // a run duplicated elsewhere
                 size_t from = pick(d.size()), n = 1 + rng() % 256, to = pick(d.size());
-                Bytes run(d.begin() + static_cast<long>(from), d.begin() + static_cast<long>(std::min(d.size(), from + n)));
+                Bytes run(d.begin() + static_cast<long>(from),
+                          d.begin() + static_cast<long>(std::min(d.size(), from + n)));
                 d.insert(d.begin() + static_cast<long>(to), run.begin(), run.end());
                 break;
             }
-            default: d[pick(d.size())] = rng() % 2 ? 0x00 : 0xFF; break;
+            default:
+                d[pick(d.size())] = rng() % 2 ? 0x00 : 0xFF;
+                break;
         }
     }
     if (png && rng() % 2) repair_png_crcs(d);

@@ -35,13 +35,14 @@ TEST_CASE("memory excess and residence follow the budget") {
     CHECK(memory_excess(Usage{5000, 0, 0}, 0, Budgets{}) == 0);
     CHECK(residence_for(500, false, true, b) == Residence::heap);
     b.memory = 0;
-    CHECK(residence_for(500, false, true, b) == Residence::mapped_window);   // memory 0: MAP tier
-    CHECK(residence_for(500, false, false, b) == Residence::heap);           // no map room: load for the pin
-    CHECK(residence_for(500, true, false, b) == Residence::mapped_window);   // already homed in MAP
+    CHECK(residence_for(500, false, true, b) == Residence::mapped_window);  // memory 0: MAP tier
+    CHECK(residence_for(500, false, false, b) == Residence::heap);          // no map room: load for the pin
+    CHECK(residence_for(500, true, false, b) == Residence::mapped_window);  // already homed in MAP
 }
 
 TEST_CASE("clock: pinned strips stay, referenced ones get a second chance") {
-    std::vector<ClockSlot> s = {{true, true, false}, {true, false, true}, {true, false, false}, {false, false, false}};
+    std::vector<ClockSlot> s = {
+        {true, true, false}, {true, false, true}, {true, false, false}, {false, false, false}};
     size_t hand = 0;
     auto v = clock_victim(s, hand);
     REQUIRE(v);
@@ -124,7 +125,8 @@ TEST_CASE("pixels survive every tier and come back into memory") {
             const TierStats mem = m.stats(Tier::memory);
             if (k.b.memory != kUnlimited) {
                 // Resident bytes stay within the budget plus the pinned working set.
-                CHECK(mem.peak <= k.b.memory + kPinRing * p.stride() * p.rows_per_strip() + p.stride() * p.rows_per_strip());
+                CHECK(mem.peak <= k.b.memory + kPinRing * p.stride() * p.rows_per_strip() +
+                                      p.stride() * p.rows_per_strip());
                 CHECK(m.stats(k.spill).tiles_out > 0);
                 CHECK(m.stats(k.spill).peak > 0);
             } else {

@@ -31,7 +31,8 @@ struct TempFile {
     ~TempFile() { std::remove(path.c_str()); }
 };
 
-void write_with(const codecs::CodecSpec& codec, MImage& img, const std::string& path, const std::string& magick,
+void write_with(const codecs::CodecSpec& codec, MImage& img, const std::string& path,
+                const std::string& magick,
                 const std::vector<std::pair<std::string, std::string>>& defines = {}) {
     Context ctx;
     magick::InfoPtr info(AcquireImageInfo());
@@ -67,7 +68,6 @@ bool same_file(const std::string& a, const std::string& b) {
     return !x.empty() && x == slurp(b);
 }
 
-
 /// PNG header fields: bit depth and colour type.
 std::pair<int, int> png_header(const std::string& path) {
     unsigned char h[26] = {};
@@ -96,10 +96,10 @@ TEST_CASE("PNG round trips every colour type at 8 and 16 bit, losslessly") {
         int want_depth, want_type;
     };
     const Case cases[] = {
-        {1, false, 1, false, 8, 0},  {1, false, 2, false, 16, 0}, {1, true, 1, false, 8, 4},
-        {1, true, 2, false, 16, 4},  {3, false, 1, false, 8, 2},  {3, false, 2, false, 16, 2},
-        {3, true, 1, false, 8, 6},   {3, true, 2, false, 16, 6},  {3, false, 1, true, 2, 3},
-        {3, true, 1, true, 2, 3},    {1, false, 1, true, 2, 0},
+        {1, false, 1, false, 8, 0}, {1, false, 2, false, 16, 0}, {1, true, 1, false, 8, 4},
+        {1, true, 2, false, 16, 4}, {3, false, 1, false, 8, 2},  {3, false, 2, false, 16, 2},
+        {3, true, 1, false, 8, 6},  {3, true, 2, false, 16, 6},  {3, false, 1, true, 2, 3},
+        {3, true, 1, true, 2, 3},   {1, false, 1, true, 2, 0},
     };
     for (const Case& k : cases) {
         INFO("color " << k.color << " alpha " << k.alpha << " bps " << k.bps << " few " << k.few_colors);
@@ -110,9 +110,8 @@ TEST_CASE("PNG round trips every colour type at 8 and 16 bit, losslessly") {
         });
         if (k.few_colors && k.color == 3 && !k.alpha) {
             // Keep it colourful and within 4 colours.
-            img = synthetic(53, 31, layout(3, false), 1, [](int x, int, int c) -> float {
-                return ((x / 13 + c) % 2) ? 1.0f : 0.0f;
-            });
+            img = synthetic(53, 31, layout(3, false), 1,
+                            [](int x, int, int c) -> float { return ((x / 13 + c) % 2) ? 1.0f : 0.0f; });
         }
         if (k.few_colors && k.alpha)
             img = synthetic(53, 31, layout(3, true), 1, [](int x, int, int c) -> float {
@@ -146,7 +145,8 @@ TEST_CASE("PNG prefixes force the colour type; 16-bit samples that are v*257 are
     CHECK(png_header(t.path) == std::pair{16, 2});
     CHECK(psnr(read_with(codecs::png_codec, t.path), img) == 999);
     CHECK_THROWS_AS(write_with(codecs::png_codec, img, t.path, "PNG8"), codecs::Decline);
-    CHECK_THROWS_AS(write_with(codecs::png_codec, img, t.path, "PNG", {{"png:color-type", "2"}}), codecs::Decline);
+    CHECK_THROWS_AS(write_with(codecs::png_codec, img, t.path, "PNG", {{"png:color-type", "2"}}),
+                    codecs::Decline);
 }
 
 TEST_CASE("PNG compression level changes the size, not the pixels") {
@@ -178,10 +178,11 @@ TEST_CASE("PNG image data deflated on two threads: same pixels, size within 0.5%
     for (Case k : {Case{3, false, 1, 75}, Case{3, true, 1, 95}, Case{1, false, 2, 75}, Case{3, false, 2, 61},
                    Case{1, true, 1, 14}, Case{3, false, 1, 98}, Case{3, false, 1, 5}}) {
         INFO("color " << k.color << " alpha " << k.alpha << " bps " << k.bps << " quality " << k.quality);
-        MImage img = synthetic(1500, 1500, layout(k.color, k.alpha), k.bps, [&](int x, int y, int c) -> float {
-            float v = 0.5f + 0.45f * std::sin(0.013f * x * (c + 1) + 0.007f * y) * std::cos(0.011f * y);
-            return v + ((x * 7 + y * 13) % 5) * 0.004f;
-        });
+        MImage img =
+            synthetic(1500, 1500, layout(k.color, k.alpha), k.bps, [&](int x, int y, int c) -> float {
+                float v = 0.5f + 0.45f * std::sin(0.013f * x * (c + 1) + 0.007f * y) * std::cos(0.011f * y);
+                return v + ((x * 7 + y * 13) % 5) * 0.004f;
+            });
         std::map<int, std::string> written;
         std::map<int, long> size;
         TempFile one, two;
@@ -210,8 +211,8 @@ TEST_CASE("PNG decoding equals ImageMagick's, including interlaced and palette f
         for (const char* interlace : {"none", "line"}) {
             INFO(args << " " << interlace);
             TempFile t;
-            std::string cmd = std::string("/usr/bin/convert -size 61x37 ") + args + " -interlace " + interlace +
-                              " PNG:" + t.path;
+            std::string cmd = std::string("/usr/bin/convert -size 61x37 ") + args + " -interlace " +
+                              interlace + " PNG:" + t.path;
             REQUIRE(std::system(cmd.c_str()) == 0);
             CHECK(psnr(read_with(codecs::png_codec, t.path), read_magick(t.path)) == 999);
         }
@@ -301,7 +302,8 @@ TEST_CASE("JPEG 2000 -quality is a PSNR target; tiles via -extract; 12-bit decod
         codecs::WriteRequest req{f, t_ours.path, "JP2", info.get(), ctx};
         codecs::jp2_codec.write(big, req);
         std::fclose(f);
-        REQUIRE(run("/usr/bin/convert " + src.path + " -define jp2:dummy=1 -extract 32x32 JP2:" + t_theirs.path) == 0);
+        REQUIRE(run("/usr/bin/convert " + src.path +
+                    " -define jp2:dummy=1 -extract 32x32 JP2:" + t_theirs.path) == 0);
         CHECK(same_file(t_ours.path, t_theirs.path));
         CHECK(psnr(read_with(codecs::jp2_codec, t_ours.path), big) == 999);
     }

@@ -47,7 +47,8 @@ MImage from_magick(const std::string& spec, int w, int h) {
     return img;
 }
 
-MImage synthetic(int w, int h, mtool::Layout layout, int bps, const std::function<float(int, int, int)>& fill) {
+MImage synthetic(int w, int h, mtool::Layout layout, int bps,
+                 const std::function<float(int, int, int)>& fill) {
     MImage base = from_magick("xc:black", 1, 1);
     magick::ImagePtr shell = mtool::shell_like(base.shell(), w, h);
     shell->colorspace = layout.gray() ? GRAYColorspace : layout.cmyk() ? CMYKColorspace : sRGBColorspace;
@@ -61,7 +62,8 @@ MImage synthetic(int w, int h, mtool::Layout layout, int bps, const std::functio
     return MImage(std::move(shell), std::move(px));
 }
 
-static void apply_settings(::ImageInfo* info, const std::vector<std::pair<std::string, std::string>>& settings) {
+static void apply_settings(::ImageInfo* info,
+                           const std::vector<std::pair<std::string, std::string>>& settings) {
     for (const auto& [k, v] : settings) {
         const char* argv[2] = {k.c_str(), v.c_str()};
         magick::Exception ex;

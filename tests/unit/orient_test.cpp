@@ -6,9 +6,9 @@
 #include "tests/unit/helpers.h"
 
 using namespace test;
-using mtool::Pixels;
 using mtool::Context;
 using mtool::Diagnostics;
+using mtool::Pixels;
 namespace magick = mtool::magick;
 namespace ops = mtool::ops;
 

@@ -60,14 +60,36 @@ TEST_CASE("native operators on images of many strips, two threads: as ImageMagic
         std::vector<std::string> args;
     };
     const Case cases[] = {
-        {"-resize", {"47%"}},       {"-resize", {"150%"}},       {"-thumbnail", {"100x100"}}, {"-sample", {"61%"}},
-        {"-scale", {"33%"}},        {"-crop", {"200x90+33+41"}}, {"-shave", {"17x9"}},        {"-chop", {"40x20+30+30"}},
-        {"-extent", {"350x260"}},   {"-border", {"7x5"}},        {"-trim", {}},               {"-flip", {}},
-        {"-flop", {}},              {"-transpose", {}},          {"-rotate", {"90"}},         {"-rotate", {"270"}},
-        {"-level", {"10%,90%"}},    {"-auto-level", {}},         {"-normalize", {}},          {"-gamma", {"1.7"}},
-        {"-negate", {}},            {"-threshold", {"50%"}},     {"-brightness-contrast", {"10x20"}},
-        {"-blur", {"0x2.5"}},       {"-gaussian-blur", {"4x1.5"}}, {"-sharpen", {"0x1"}},     {"-unsharp", {"2x1+1.2+0.02"}},
-        {"-modulate", {"110,80,120"}}, {"-colorspace", {"Gray"}}, {"-alpha", {"set"}},
+        {"-resize", {"47%"}},
+        {"-resize", {"150%"}},
+        {"-thumbnail", {"100x100"}},
+        {"-sample", {"61%"}},
+        {"-scale", {"33%"}},
+        {"-crop", {"200x90+33+41"}},
+        {"-shave", {"17x9"}},
+        {"-chop", {"40x20+30+30"}},
+        {"-extent", {"350x260"}},
+        {"-border", {"7x5"}},
+        {"-trim", {}},
+        {"-flip", {}},
+        {"-flop", {}},
+        {"-transpose", {}},
+        {"-rotate", {"90"}},
+        {"-rotate", {"270"}},
+        {"-level", {"10%,90%"}},
+        {"-auto-level", {}},
+        {"-normalize", {}},
+        {"-gamma", {"1.7"}},
+        {"-negate", {}},
+        {"-threshold", {"50%"}},
+        {"-brightness-contrast", {"10x20"}},
+        {"-blur", {"0x2.5"}},
+        {"-gaussian-blur", {"4x1.5"}},
+        {"-sharpen", {"0x1"}},
+        {"-unsharp", {"2x1+1.2+0.02"}},
+        {"-modulate", {"110,80,120"}},
+        {"-colorspace", {"Gray"}},
+        {"-alpha", {"set"}},
     };
     for (int bps : {1, 2})
         for (Layout l : {layout(3, false), layout(3, true), layout(1, false)}) {
@@ -75,11 +97,12 @@ TEST_CASE("native operators on images of many strips, two threads: as ImageMagic
             REQUIRE(in.pixels().rows_per_strip() * 3 < in.height());  // at least three strips
             for (const Case& k : cases) {
                 const std::string name = k.op;
-                if (l.alpha && (name == "-blur" || name == "-gaussian-blur" || name == "-sharpen" || name == "-unsharp" ||
-                                name == "-modulate"))
+                if (l.alpha && (name == "-blur" || name == "-gaussian-blur" || name == "-sharpen" ||
+                                name == "-unsharp" || name == "-modulate"))
                     continue;  // alpha-weighted filters are ImageMagick's
                 if (l.gray() && (name == "-modulate" || name == "-extent" || name == "-border")) continue;
-                INFO(name << " " << (k.args.empty() ? "" : k.args[0]) << " bps " << bps << " channels " << l.channels());
+                INFO(name << " " << (k.args.empty() ? "" : k.args[0]) << " bps " << bps << " channels "
+                          << l.channels());
                 MImage mine = apply(k.op, k.args, in);
                 MImage theirs = apply_magick(k.op, k.args, in);
                 CHECK(mine.width() == theirs.width());
@@ -115,7 +138,8 @@ TEST_CASE("native codecs on images of many strips: round trips and ImageMagick's
     for (const char* spec : {"-colorspace Gray", "", "-interlace JPEG", "-sampling-factor 2x2"}) {
         INFO("jpeg " << spec);
         TempFile t(".jpg");
-        std::string cmd = std::string("/usr/bin/convert -size 640x480 plasma: -seed 5 ") + spec + " " + t.path;
+        std::string cmd =
+            std::string("/usr/bin/convert -size 640x480 plasma: -seed 5 ") + spec + " " + t.path;
         REQUIRE(std::system(cmd.c_str()) == 0);
         magick::InfoPtr rinfo(AcquireImageInfo());
         codecs::ReadRequest r{t.path, nullptr, rinfo.get(), ctx};
