@@ -18,18 +18,27 @@ run_case() {  # run_case "tier env" args...
   local tier=$1; shift
   local out=${OUT:-png}:m.out ref=${OUT:-png}:i.out
   rm -f m.out m-*.out
-  env $tier "$MTOOL" "$@" $out 2>/dev/null; local a=$?
+  env $tier "$MTOOL" "$@" $out 2>m.err; local a=$?
   # ImageMagick's output for these arguments, made once (the tiers compare with the same one).
   local key; key=$(printf '%s|' "${OUT:-png}" "$@" | md5sum | cut -c1-16)
   if [ ! -e "imref/$key.rc" ]; then
     rm -f i.out i-*.out
-    $IM "$@" $ref 2>/dev/null; echo $? > "imref/$key.rc"
+    $IM "$@" $ref 2>"imref/$key.err"; echo $? > "imref/$key.rc"
     mkdir -p "imref/$key"; cp i.out i-*.out "imref/$key/" 2>/dev/null
   fi
   rm -f i.out i-*.out; cp "imref/$key/"* . 2>/dev/null
   local b; b=$(cat "imref/$key.rc")
   if [ $a != $b ]; then bad "[$*] [$tier] exit $a, ImageMagick $b"; return; fi
-  [ $a != 0 ] && { ok; return; }
+  if [ $b != 0 ]; then
+    # Both failed: right only for a case declared to fail (EXPECT_ERROR=1), with the same first
+    # message (client name aside).
+    local mine theirs
+    mine=$(head -1 m.err | sed 's/^mtool: //'); theirs=$(head -1 "imref/$key.err" | sed 's/^convert: //')
+    if [ -z "${EXPECT_ERROR:-}" ]; then bad "[$*] [$tier] both failed (exit $b), not an expected-error case: $theirs"
+    elif [ "$mine" != "$theirs" ]; then bad "[$*] [$tier] error '$mine', ImageMagick '$theirs'"
+    else ok; fi
+    return
+  fi
   out=m.out ref=i.out
   [ -f $ref ] || { ref=i-0.out; out=m-0.out; }
   local g1 g2 p
@@ -81,5 +90,12 @@ for in in s-rgb.png s-rgba.png s-gray16.png s-il.png s-pal.png s-prog.jpg s-gray
     run_case "MAGICK_THREAD_LIMIT=2 MAGICK_MEMORY_LIMIT=1MiB" $in $op
   done
 done
+# Cases that must fail as ImageMagick fails.
+for c in "in.jpg -gaussian-blur 99999" "rose.png -blur 99999x1" "rose.png -resize abc" "rose.png -colorspace Nope"; do
+  EXPECT_ERROR=1 run_case "" $c
+done
 echo "differential: $exact bit-identical, $close within 50 dB"
+# The bit-identical count only goes up: raise the floor when it does.
+MIN_EXACT=719
+check "at least $MIN_EXACT bit-identical cases (got $exact)" [ "$exact" -ge $MIN_EXACT ]
 finish
