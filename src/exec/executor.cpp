@@ -331,10 +331,8 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         ops::OpCall call{option, std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(),
                          ctx_};
         bool native = spec && spec->run && (!spec->accepts || spec->accepts(call));
-        if (native && local->channel != DefaultChannels &&
-            (local->channel & (RedChannel | GreenChannel | BlueChannel | OpacityChannel)) !=
-                (RedChannel | GreenChannel | BlueChannel | OpacityChannel))
-            native = false;  // channel-restricted work stays with ImageMagick
+        if (native && spec->uses_channel && local->channel != DefaultChannels)
+            native = false;  // a channel selection: ImageMagick's XxxImageChannel does it
         ImageList produced;
         if (native) {
             try {
@@ -486,7 +484,8 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         const ops::OpSpec* spec = ops::find(tokens[0]);
         ops::OpCall call{tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(),
                          ctx_};
-        bool native = spec && spec->run_list && (!spec->accepts || spec->accepts(call));
+        bool native = spec && spec->run_list && (!spec->accepts || spec->accepts(call)) &&
+                      !(spec->uses_channel && local->channel != DefaultChannels);
         if (native) {
             for (auto& img : images) SyncImageSettings(local.get(), img.shell());
             try {

@@ -188,6 +188,15 @@ Args parse(const OpCall& call) {
     return a;
 }
 
+/// Native convolution replicates edge pixels, which is ImageMagick's default (undefined = edge)
+/// virtual-pixel method; any other -virtual-pixel runs through ImageMagick.
+bool accepts_convolve(const OpCall& call) {
+    const char* vp = GetImageOption(call.info, "virtual-pixel");
+    if (!vp) return true;
+    const ssize_t m = ParseCommandOption(MagickVirtualPixelOptions, MagickFalse, vp);
+    return m == UndefinedVirtualPixelMethod || m == EdgeVirtualPixelMethod;
+}
+
 /// Alpha-weighted convolution is left to ImageMagick, as are colour-model changes.
 void require_opaque(const Image& in) {
     if (in.layout().alpha) throw Decline{"alpha"};
@@ -280,24 +289,32 @@ extern const OpSpec blur_op{.names = {"-blur"},
                             .arity = 1,
                             .demand = Demand::neighbourhood,
                             .summary = "reduce image noise and detail levels (separable)",
-                            .run = &run_blur};
+                            .run = &run_blur,
+                            .accepts = &accepts_convolve,
+                            .uses_channel = true};
 extern const OpSpec gaussian_blur_op{.names = {"-gaussian-blur"},
                                      .kind = OpKind::simple,
                                      .arity = 1,
                                      .demand = Demand::neighbourhood,
                                      .summary = "reduce image noise and detail levels (separable)",
-                                     .run = &run_gaussian_blur};
+                                     .run = &run_gaussian_blur,
+                                     .accepts = &accepts_convolve,
+                                     .uses_channel = true};
 extern const OpSpec sharpen_op{.names = {"-sharpen"},
                                .kind = OpKind::simple,
                                .arity = 1,
                                .demand = Demand::neighbourhood,
                                .summary = "sharpen the image (separable)",
-                               .run = &run_sharpen};
+                               .run = &run_sharpen,
+                               .accepts = &accepts_convolve,
+                               .uses_channel = true};
 extern const OpSpec unsharp_op{.names = {"-unsharp"},
                                .kind = OpKind::simple,
                                .arity = 1,
                                .demand = Demand::neighbourhood,
                                .summary = "sharpen the image with an unsharp mask",
-                               .run = &run_unsharp};
+                               .run = &run_unsharp,
+                               .accepts = &accepts_convolve,
+                               .uses_channel = true};
 
 }  // namespace mtool::ops

@@ -154,12 +154,14 @@ extern const OpSpec flatten_op{.names = {"-flatten"},
                                .arity = 0,
                                .demand = Demand::whole_image,
                                .summary = "flatten a sequence of images onto the background",
-                               .run_list = &run_flatten};
+                               .run_list = &run_flatten,
+                               .uses_channel = true};
 extern const OpSpec composite_op{.names = {"-composite"},
                                  .kind = OpKind::list,
                                  .arity = 0,
                                  .demand = Demand::whole_image,
                                  .summary = "composite image (Over and the common compose operators)",
-                                 .run_list = &run_composite};
+                                 .run_list = &run_composite,
+                                 .uses_channel = true};
 
 }  // namespace mtool::ops

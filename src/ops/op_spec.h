@@ -44,6 +44,10 @@ struct OpSpec {
     /// resize filter, the PNG colour type). -colorspace Gray and -type Grayscale keep it only
     /// for an image that is gray already.
     bool keeps_class = false;
+    /// The operator works on the channels -channel selects (ImageMagick's XxxImageChannel
+    /// functions); with a selection other than the default it runs through the bridge. Operators
+    /// that move pixels (geometry) ignore -channel, as ImageMagick's do.
+    bool uses_channel = false;
 };
 
 /// Thrown by a native run that meets a case it leaves to ImageMagick (e.g. a gray image given a
