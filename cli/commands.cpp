@@ -27,6 +27,7 @@ void usage(const char* tool) {
 bool apply_settings(::ImageInfo* info, const std::vector<std::string>& tokens, Context& ctx) {
     std::vector<const char*> argv;
     for (auto& t : tokens) argv.push_back(t.c_str());
+    argv.push_back("0");  // ImageMagick reads one word past some options (see exec Argv)
     argv.push_back(nullptr);
     magick::Exception ex;
     MogrifyImageInfo(info, static_cast<int>(tokens.size()), argv.data(), ex);

@@ -91,6 +91,19 @@ OptionInfo option_info(const std::string& option) {
     // ImageMagick's table lookup ignores case, but convert recognises lower-case names only.
     for (char c : option)
         if (c >= 'A' && c <= 'Z') return info;
+    // Missing from 6.9.11's table, handled by name in convert.c and mogrify.c.
+    if (option == "-function" || option == "+function") {
+        info.known = true;
+        info.arity = option[0] == '-' ? 2 : 0;
+        info.flags = SimpleOperatorOptionFlag;
+        return info;
+    }
+    if (option == "-precision" || option == "+precision") {
+        info.known = true;
+        info.arity = option[0] == '-' ? 1 : 0;
+        info.flags = ImageInfoOptionFlag;
+        return info;
+    }
     ssize_t arity = ParseCommandOption(MagickCommandOptions, MagickFalse, option.c_str());
     if (arity < 0) return info;
     info.known = true;

@@ -35,10 +35,12 @@ constexpr ConvertLine kConvertLines[] = {
 #define CONVERT_LINE(o, k, l) {o, k, l},
 #define CONVERT_LETTER(c, l)
 #define CONVERT_FIXED(k, i, l)
+#define CONVERT_OPTION(o)
 #include "src/exec/convert_lines.inc"
 #undef CONVERT_LINE
 #undef CONVERT_LETTER
 #undef CONVERT_FIXED
+#undef CONVERT_OPTION
 };
 struct ConvertLetter {
     char letter;
@@ -48,10 +50,12 @@ constexpr ConvertLetter kConvertLetters[] = {
 #define CONVERT_LINE(o, k, l)
 #define CONVERT_LETTER(c, l) {c, l},
 #define CONVERT_FIXED(k, i, l)
+#define CONVERT_OPTION(o)
 #include "src/exec/convert_lines.inc"
 #undef CONVERT_LINE
 #undef CONVERT_LETTER
 #undef CONVERT_FIXED
+#undef CONVERT_OPTION
 };
 struct ConvertFixed {
     const char* kind;
@@ -61,11 +65,34 @@ constexpr ConvertFixed kConvertFixed[] = {
 #define CONVERT_LINE(o, k, l)
 #define CONVERT_LETTER(c, l)
 #define CONVERT_FIXED(k, i, l) {k, i, l},
+#define CONVERT_OPTION(o)
 #include "src/exec/convert_lines.inc"
 #undef CONVERT_LINE
 #undef CONVERT_LETTER
 #undef CONVERT_FIXED
+#undef CONVERT_OPTION
 };
+
+/// The options convert's own parser accepts (ImageMagick's table lacks or flags a few of them,
+/// such as -function and -precision, yet convert takes them).
+constexpr const char* kConvertOptions[] = {
+#define CONVERT_LINE(o, k, l)
+#define CONVERT_LETTER(c, l)
+#define CONVERT_FIXED(k, i, l)
+#define CONVERT_OPTION(o) o,
+#include "src/exec/convert_lines.inc"
+#undef CONVERT_LINE
+#undef CONVERT_LETTER
+#undef CONVERT_FIXED
+#undef CONVERT_OPTION
+};
+
+bool convert_accepts(const std::string& option) {
+    const std::string name = option.substr(1);
+    for (const char* o : kConvertOptions)
+        if (name == o) return true;
+    return false;
+}
 
 /// "convert.c/ConvertImageCommand/LINE" for an option's error of `kind` (a prefix such as
 /// "Unrecognized" matches the option's first such error).
@@ -95,13 +122,16 @@ Error option_error(const std::string& reason, const std::string& context, const 
     return Error(Severity::option_error, reason, context, where);
 }
 
-/// argv view for ImageMagick's C functions.
+/// argv view for ImageMagick's C functions. A few of its option handlers read the word after an
+/// option even for forms that take none (+precision reads argv[i+1]): a "0" stands after the
+/// last argument, as convert's own argv always has more words there.
 struct Argv {
     explicit Argv(const std::vector<std::string>& v) {
         for (const auto& s : v) ptrs.push_back(s.c_str());
+        ptrs.push_back("0");
         ptrs.push_back(nullptr);
     }
-    int argc() const { return static_cast<int>(ptrs.size()) - 1; }
+    int argc() const { return static_cast<int>(ptrs.size()) - 2; }
     const char** argv() { return ptrs.data(); }
     std::vector<const char*> ptrs;
 };
@@ -325,6 +355,25 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
             continue;
         }
         if (index >= images.size()) break;
+        if ((option == "-set" || option == "+set") && tokens[1].rfind("option:", 0) == 0) {
+            // MogrifyImage's -set option:KEY: a global option (seen by later escapes, label:
+            // and caption: reads, -annotate text) and an artifact of the image.
+            const std::string key = tokens[1].substr(7);
+            ::Image* shell = images[index].shell();
+            if (option[0] == '+') {
+                DeleteImageOption(info, key.c_str());
+                DeleteImageOption(local.get(), key.c_str());
+                DeleteImageArtifact(shell, key.c_str());
+                continue;
+            }
+            if (char* value = InterpretImageProperties(local.get(), shell, tokens[2].c_str())) {
+                SetImageOption(info, key.c_str(), value);
+                SetImageOption(local.get(), key.c_str(), value);
+                SetImageArtifact(shell, key.c_str(), value);
+                DestroyString(value);
+            }
+            continue;
+        }
         const ops::OpSpec* spec = ops::find(option);
         ctx_.precise = !is_final_operator(i - count);
         round_new_8bit = !ctx_.precise && reduction_ == Reduction::round;
@@ -667,7 +716,7 @@ int Executor::convert(const std::vector<std::string>& raw) {
             }
             pend = !stacks.back().images.empty();
             magick::OptionInfo oi = magick::option_info(option);
-            if (!oi.known || (oi.flags & NonConvertOptionFlag) ||
+            if (!oi.known || ((oi.flags & NonConvertOptionFlag) && !convert_accepts(option)) ||
                 ((oi.flags & DeprecateOptionFlag) && option[0] == '+' && oi.arity > 0))
                 throw option_error("unrecognized option", option, where_for(option, "UnrecognizedOption"));
             const std::string name = option.substr(1);
@@ -724,6 +773,9 @@ int Executor::convert(const std::vector<std::string>& raw) {
         // FinalizeImageSettings
         fire(true);
         Stack& s = stacks.back();
+        // FinalizeImageSettings: the settings in force reach every image before the write
+        // (-scene numbers the output files, -density, -page, -type given last, ...).
+        for (auto& img : s.images) SyncImageSettings(s.info.get(), img.shell());
         if (s.images.empty())
             throw option_error("no images defined", args.back(), where_fixed("NoImagesDefined"));
         if (magick::is_command_option(args.back()))

@@ -30,8 +30,7 @@ void run_swap(std::vector<Image>& list, OpCall& call) {
         const std::string& s = call.arg(0);
         char* end;
         a = std::strtol(s.c_str(), &end, 10);
-        b = *end == ',' ? std::strtol(end + 1, nullptr, 10) : -1;
-        if (*end != ',') b = a, a = 0;  // "-swap N" swaps 0 and N
+        b = *end == ',' ? std::strtol(end + 1, nullptr, 10) : -1;  // "-swap N" swaps N and the last
     }
     long n = static_cast<long>(list.size());
     if (a < 0) a += n;
