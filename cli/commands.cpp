@@ -12,6 +12,7 @@
 #include "src/core/magick.h"
 #include "src/exec/executor.h"
 #include "src/exec/io.h"
+#include "src/exec/option_parser.h"
 
 namespace mtool::cli {
 
@@ -106,6 +107,7 @@ static bool header_only_format(const std::string& f) {
 }
 
 int run_identify(Context& ctx, std::vector<std::string>& raw) {
+    static const exec::OptionParser identify_parser(exec::Tool::identify);
     int status = 0;
     if (handle_info_option(ctx, raw, status)) return status;
     if (raw.empty()) {
@@ -127,14 +129,15 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (magick::is_command_option(a)) {
-            magick::OptionInfo oi = magick::option_info(a);
-            if (!oi.known)
-                throw Error(Severity::option_error, "unrecognized option", a,
-                            "identify.c/IdentifyImageCommand");
-            if (i + oi.arity >= args.size())
-                throw Error(Severity::option_error, "missing argument", a, "identify.c/IdentifyImageCommand");
+            if (a == "-list" && i + 1 < args.size()) {
+                // identify.c lists, then returns.
+                if (!exec::is_mtool_list(args[i + 1])) identify_parser.check(args, i, args.size());
+                print_list(args[i + 1]);
+                return ctx.exit_status(ok);
+            }
+            const size_t arity = static_cast<size_t>(identify_parser.check(args, i, args.size()));
             std::vector<std::string> tokens(args.begin() + static_cast<long>(i),
-                                            args.begin() + static_cast<long>(i + oi.arity + 1));
+                                            args.begin() + static_cast<long>(i + arity + 1));
             if (a == "-verbose") verbose = true;
             if (a == "+verbose") verbose = false;
             ctx.native_reads = !verbose;
@@ -144,7 +147,7 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
             if (a == "-regard-warnings") ctx.regard_warnings = true;
             ok &= apply_settings(info.get(), tokens, ctx);
             if (a == "-ping") info->ping = MagickTrue;
-            i += oi.arity;
+            i += arity;
             continue;
         }
         any_file = true;
@@ -198,60 +201,77 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
         std::fflush(stdout);
     }
     if (!any_file)
-        throw Error(Severity::option_error, "missing an image filename", args.back(),
-                    "identify.c/IdentifyImageCommand");
+        throw Error(Severity::option_error, exec::option_message("MissingAnImageFilename"), args.back(),
+                    identify_parser.where_fixed("MissingAnImageFilename"));
     return ctx.exit_status(ok);
 }
 
 int run_mogrify(Context& ctx, std::vector<std::string>& raw) {
+    static const exec::OptionParser mogrify_parser(exec::Tool::mogrify);
     int status = 0;
     if (handle_info_option(ctx, raw, status)) return status;
     std::vector<std::string> args = exec::expand_filenames(raw, ctx);
+    // As mogrify.c: each file gets all the options given before it (those after the last file
+    // are never applied), as settings for its read and then as operators on its images; -format
+    // and -path name its output as they stand when the file comes.
+    struct Job {
+        std::string file, out;
+        std::vector<std::string> options;
+    };
+    std::vector<Job> jobs;
     std::vector<std::string> options;
-    std::vector<std::string> files;
     std::string format, path;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (!magick::is_command_option(a)) {
-            files.push_back(a);
+            std::string out = a;
+            if (!format.empty()) {
+                auto dot = out.rfind('.');
+                auto slash = out.rfind('/');
+                if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) out.erase(dot);
+                out += "." + format;
+            }
+            if (!path.empty()) {
+                auto slash = out.rfind('/');
+                out = path + "/" + (slash == std::string::npos ? out : out.substr(slash + 1));
+            }
+            jobs.push_back({a, out, options});
             continue;
         }
-        magick::OptionInfo oi = magick::option_info(a);
-        if (!oi.known)
-            throw Error(Severity::option_error, "unrecognized option", a, "mogrify.c/MogrifyImageCommand");
-        if (i + oi.arity >= args.size())
-            throw Error(Severity::option_error, "missing argument", a, "mogrify.c/MogrifyImageCommand");
-        if (a == "-format") {
-            format = args[++i];
+        if (a == "-list" && i + 1 < args.size()) {
+            // mogrify.c lists, then returns.
+            if (!exec::is_mtool_list(args[i + 1])) mogrify_parser.check(args, i, args.size());
+            print_list(args[i + 1]);
+            return 0;
+        }
+        // mogrify.c renames the option in place before it checks for the argument.
+        if (a == "-format" && i + 1 == args.size())
+            throw Error(Severity::option_error, exec::option_message("MissingArgument"), "-sans",
+                        mogrify_parser.where_for(a, "MissingArgument"));
+        const int arity = mogrify_parser.check(args, i, args.size());
+        if (a == "-format" || a == "+format") {
+            format = a[0] == '-' ? args[i + 1] : std::string();
+            i += static_cast<size_t>(arity);
             continue;
         }
-        if (a == "-path") {
-            path = args[++i];
+        if (a == "-path" || a == "+path") {
+            path = a[0] == '-' ? args[i + 1] : std::string();
+            i += static_cast<size_t>(arity);
             continue;
         }
-        for (int k = 0; k <= oi.arity; ++k) options.push_back(args[i + k]);
-        i += oi.arity;
+        for (int k = 0; k <= arity; ++k) options.push_back(args[i + static_cast<size_t>(k)]);
+        i += static_cast<size_t>(arity);
     }
-    if (files.empty())
-        throw Error(Severity::option_error, "missing an image filename", args.empty() ? "" : args.back(),
-                    "mogrify.c/MogrifyImageCommand");
+    if (jobs.empty())
+        throw Error(Severity::option_error, exec::option_message("MissingAnImageFilename"),
+                    args.empty() ? "" : args.back(), mogrify_parser.where_fixed("MissingAnImageFilename"));
     int worst = 0;
-    for (const auto& f : files) {
-        std::string out = f;
-        if (!format.empty()) {
-            auto dot = out.rfind('.');
-            auto slash = out.rfind('/');
-            if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) out.erase(dot);
-            out += "." + format;
-        }
-        if (!path.empty()) {
-            auto slash = out.rfind('/');
-            out = path + "/" + (slash == std::string::npos ? out : out.substr(slash + 1));
-        }
-        // mogrify = convert FILE OPTIONS OUT, one file at a time.
-        std::vector<std::string> conv = {f};
-        conv.insert(conv.end(), options.begin(), options.end());
-        conv.push_back(out);
+    for (const Job& job : jobs) {
+        // convert OPTIONS FILE OUT: as in mogrify.c, the options set before the read (the
+        // stack is empty, so they only reach the settings) and operate once it is done.
+        std::vector<std::string> conv = job.options;
+        conv.push_back(job.file);
+        conv.push_back(job.out);
         exec::Executor engine(ctx);
         worst = std::max(worst, engine.convert(conv));
     }

@@ -25,6 +25,8 @@ int run_montage(Context& ctx, std::vector<std::string>& args);
 int run_netcache(Context& ctx, std::vector<std::string>& args);
 
 /// -version, -list, -help handling shared by the tools; returns true if it handled args.
+/// -list WHAT: mtool's own lists (operator, format, resource) and ImageMagick's.
+void print_list(const std::string& what);
 bool handle_info_option(Context& ctx, const std::vector<std::string>& args, int& status);
 
 }  // namespace mtool::cli

@@ -84,6 +84,23 @@ void print_help() {
 
 }  // namespace
 
+void print_list(const std::string& what) {
+    if (strcasecmp(what.c_str(), "operator") == 0) {
+        list_operators();
+    } else if (strcasecmp(what.c_str(), "format") == 0) {
+        list_formats();
+    } else if (strcasecmp(what.c_str(), "resource") == 0) {
+        list_resources();
+    } else {
+        // ImageMagick's own handler (colours, fonts, policies, option tables, ...).
+        magick::InfoPtr info(AcquireImageInfo());
+        const char* argv[] = {"-list", what.c_str(), nullptr};
+        magick::Exception ex;
+        MogrifyImageInfo(info.get(), 2, argv, ex);
+    }
+    std::fflush(stdout);
+}
+
 bool handle_info_option(Context& ctx, const std::vector<std::string>& args, int& status) {
     status = 0;
     if (args.empty()) return false;
@@ -96,30 +113,10 @@ bool handle_info_option(Context& ctx, const std::vector<std::string>& args, int&
         print_help();
         return true;
     }
-    if (a == "-list") {
-        if (args.size() < 2) {
-            ctx.diag.add(Error(Severity::option_error, "missing argument", a, "mtool/list"));
-            status = 1;
-            return true;
-        }
-        const std::string& what = args[1];
-        if (strcasecmp(what.c_str(), "operator") == 0)
-            list_operators();
-        else if (strcasecmp(what.c_str(), "format") == 0)
-            list_formats();
-        else if (strcasecmp(what.c_str(), "resource") == 0)
-            list_resources();
-        else {
-            ssize_t list = ParseCommandOption(MagickListOptions, MagickFalse, what.c_str());
-            if (list < 0) {
-                ctx.diag.add(Error(Severity::option_error, "unrecognized list type", what, "mtool/list"));
-                status = 1;
-                return true;
-            }
-            magick::Exception ex;
-            ListCommandOptions(stdout, static_cast<CommandOption>(list), ex);
-        }
-        return true;
+    if (a == "-list" && args.size() == 1) {
+        // As ImageMagick's tools take it: convert's usage; the others' missing argument.
+        status = 0;
+        return false;
     }
     return false;
 }

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     }
     Context ctx;
     ctx.client = client;
+    ctx.print_list = cli::print_list;
     // -debug cache / netcache / all (comma-separated like ImageMagick's event list).
     for (size_t i = 0; i + 1 < args.size(); ++i) {
         if (args[i] != "-debug") continue;

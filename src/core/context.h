@@ -1,6 +1,7 @@
 #pragma once
 // Per-command state passed down explicitly (no process globals): diagnostics, client name,
 // thread count and flags that change how errors are reported.
+#include <functional>
 #include <string>
 
 #include "src/core/error.h"
@@ -26,6 +27,9 @@ struct Context {
     bool native_ping = false;  ///< native codecs read headers only: identify reports nothing
                                ///< their pixels would change (ImageMagick reads them anyway
                                ///< once any option is given)
+
+    /// Prints `-list WHAT` (set by the command line: mtool's lists and ImageMagick's).
+    std::function<void(const std::string& what)> print_list;
 
     /// Exit status the way ImageMagick computes it.
     int exit_status(bool ok) const {

@@ -14,7 +14,7 @@
 #include "cache/tiers.h"
 #include "src/codecs/codec.h"
 #include "src/exec/io.h"
-#include "src/exec/validate.h"
+#include "src/exec/option_parser.h"
 #include "src/ops/op_spec.h"
 #include "src/ops/parallel.h"
 
@@ -25,97 +25,20 @@ namespace {
 
 constexpr const char* kWhere = "convert.c/ConvertImageCommand";
 
-/// ImageMagick's convert.c line of each option error (Debian 12's build), generated.
-struct ConvertLine {
-    const char* option;
-    const char* kind;
-    int line;
-};
-constexpr ConvertLine kConvertLines[] = {
-#define CONVERT_LINE(o, k, l) {o, k, l},
-#define CONVERT_LETTER(c, l)
-#define CONVERT_FIXED(k, i, l)
-#define CONVERT_OPTION(o)
-#include "src/exec/convert_lines.inc"
-#undef CONVERT_LINE
-#undef CONVERT_LETTER
-#undef CONVERT_FIXED
-#undef CONVERT_OPTION
-};
-struct ConvertLetter {
-    char letter;
-    int line;
-};
-constexpr ConvertLetter kConvertLetters[] = {
-#define CONVERT_LINE(o, k, l)
-#define CONVERT_LETTER(c, l) {c, l},
-#define CONVERT_FIXED(k, i, l)
-#define CONVERT_OPTION(o)
-#include "src/exec/convert_lines.inc"
-#undef CONVERT_LINE
-#undef CONVERT_LETTER
-#undef CONVERT_FIXED
-#undef CONVERT_OPTION
-};
-struct ConvertFixed {
-    const char* kind;
-    int index, line;
-};
-constexpr ConvertFixed kConvertFixed[] = {
-#define CONVERT_LINE(o, k, l)
-#define CONVERT_LETTER(c, l)
-#define CONVERT_FIXED(k, i, l) {k, i, l},
-#define CONVERT_OPTION(o)
-#include "src/exec/convert_lines.inc"
-#undef CONVERT_LINE
-#undef CONVERT_LETTER
-#undef CONVERT_FIXED
-#undef CONVERT_OPTION
-};
-
-/// The options convert's own parser accepts (ImageMagick's table lacks or flags a few of them,
-/// such as -function and -precision, yet convert takes them).
-constexpr const char* kConvertOptions[] = {
-#define CONVERT_LINE(o, k, l)
-#define CONVERT_LETTER(c, l)
-#define CONVERT_FIXED(k, i, l)
-#define CONVERT_OPTION(o) o,
-#include "src/exec/convert_lines.inc"
-#undef CONVERT_LINE
-#undef CONVERT_LETTER
-#undef CONVERT_FIXED
-#undef CONVERT_OPTION
-};
-
-bool convert_accepts(const std::string& option) {
-    const std::string name = option.substr(1);
-    for (const char* o : kConvertOptions)
-        if (name == o) return true;
-    return false;
+/// convert.c's option parser: accepted options, their arities and checks, its errors' locations.
+const OptionParser& parser() {
+    static const OptionParser p(Tool::convert);
+    return p;
 }
-
-/// "convert.c/ConvertImageCommand/LINE" for an option's error of `kind` (a prefix such as
-/// "Unrecognized" matches the option's first such error).
-std::string where_for(const std::string& option, const std::string& kind) {
-    const std::string name = option.size() > 1 ? option.substr(1) : option;
-    for (const ConvertLine& l : kConvertLines)
-        if (name == l.option && std::strncmp(l.kind, kind.c_str(), kind.size()) == 0)
-            return std::string(kWhere) + "/" + std::to_string(l.line);
-    if (kind == "UnrecognizedOption") {
-        const char letter = option.size() > 1 ? option[1] : '?';
-        for (const ConvertLetter& l : kConvertLetters)
-            if (l.letter == letter) return std::string(kWhere) + "/" + std::to_string(l.line);
-        for (const ConvertLetter& l : kConvertLetters)
-            if (l.letter == '?') return std::string(kWhere) + "/" + std::to_string(l.line);
-    }
-    return kWhere;
+std::string where_for(const std::string& option, const std::string& tag) {
+    return parser().where_for(option, tag);
 }
+std::string where_fixed(const char* tag, int index = 0) { return parser().where_fixed(tag, index); }
 
-std::string where_fixed(const char* kind, int index = 0) {
-    for (const ConvertFixed& f : kConvertFixed)
-        if (!std::strcmp(f.kind, kind) && f.index == index)
-            return std::string(kWhere) + "/" + std::to_string(f.line);
-    return kWhere;
+/// Words an option takes within a segment: what MogrifyImage's table says, or what convert's
+/// parser consumed when that is more (+shade's geometry, which MogrifyImage reads regardless).
+size_t segment_arity(const std::string& option, const magick::OptionInfo& oi) {
+    return static_cast<size_t>(std::max({oi.arity, parser().arity(option), 0}));
 }
 
 Error option_error(const std::string& reason, const std::string& context, const std::string& where = kWhere) {
@@ -165,7 +88,18 @@ bool is_write(const std::string& option) { return option == "-write" || option =
 
 /// Options ImageMagick's table flags as settings but MogrifyImage applies to pixels.
 bool acts_as_operator(const std::string& option) {
-    return option == "-colors" || option == "-region" || option == "+region";
+    if (option == "-colors" || option == "-region" || option == "+region") return true;
+    // +shade and the like: 6.9.11's table flags the + form as deprecated only, yet MogrifyImage
+    // runs its operator's branch for either sign (+shade shades in colour).
+    if (option.size() > 1 && option[0] == '+') {
+        const magick::OptionInfo plus = magick::option_info(option);
+        if (plus.known && plus.flags == DeprecateOptionFlag) {
+            const magick::OptionInfo minus = magick::option_info("-" + option.substr(1));
+            return minus.known && (minus.flags & SimpleOperatorOptionFlag) &&
+                   !(minus.flags & ListOperatorOptionFlag);
+        }
+    }
+    return false;
 }
 
 }  // namespace
@@ -224,36 +158,71 @@ ImageList from_magick_list(::Image* list) {
     return out;
 }
 
-bool parse_indexes(const std::string& spec, size_t count, std::vector<size_t>& out) {
-    out.clear();
-    const char* p = spec.c_str();
-    auto fix = [&](long v, size_t& r) {
-        if (v < 0) v += static_cast<long>(count);
-        if (v < 0 || v >= static_cast<long>(count)) return false;
-        r = static_cast<size_t>(v);
-        return true;
-    };
-    while (*p) {
-        while (*p == ' ' || *p == ',') ++p;
-        if (!*p) break;
-        char* end;
-        long first = std::strtol(p, &end, 10);
-        if (end == p) return false;
+namespace {
+
+/// One part of an index list as list.c reads them: spaces and commas, a number, optionally
+/// "-number". False when no number is there (ImageMagick's loops would never end; its parsers
+/// never let such a list through).
+bool next_range(const char*& p, long& first, long& last) {
+    while (std::isspace(static_cast<unsigned char>(*p)) || *p == ',') ++p;
+    char* end;
+    first = std::strtol(p, &end, 10);
+    const bool advanced = end != p;
+    p = end;
+    last = first;
+    while (std::isspace(static_cast<unsigned char>(*p))) ++p;
+    if (*p == '-') {
+        last = std::strtol(p + 1, &end, 10);
         p = end;
-        long last = first;
-        if (*p == '-') {
-            last = std::strtol(p + 1, &end, 10);
-            if (end == p + 1) return false;
-            p = end;
-        }
-        size_t a, b;
-        if (!fix(first, a) || !fix(last, b)) return false;
-        if (a <= b)
-            for (size_t k = a; k <= b; ++k) out.push_back(k);
-        else
-            for (size_t k = a + 1; k-- > b;) out.push_back(k);
+        return true;
     }
-    return true;
+    return advanced || !*p;
+}
+
+}  // namespace
+
+bool parse_indexes(const std::string& spec, size_t count, std::vector<size_t>& out) {
+    // CloneImages (list.c): ranges "first-last" (reversed ones count down), negative indexes
+    // from the end, bounds clamped to the length; an index of a range that matches no image,
+    // before any of that range did, is reported. A trailing comma reads one more "0", as there.
+    out.clear();
+    bool valid = true;
+    const long n = static_cast<long>(count);
+    auto clamp = [n](long v) { return v < 0 ? v + n : std::min(v, n); };
+    for (const char* p = spec.c_str(); *p;) {
+        long first, last;
+        if (!next_range(p, first, last)) return false;
+        first = clamp(first);
+        last = clamp(last);
+        bool match = false;
+        const long step = first > last ? -1 : 1;
+        for (; step > 0 ? last - first >= 0 : last - first <= 0; first += step) {
+            if (first >= 0 && first < n) {
+                out.push_back(static_cast<size_t>(first));
+                match = true;
+            }
+            if (!match) valid = false;
+        }
+    }
+    return valid;
+}
+
+void delete_indexes(const std::string& spec, std::vector<Image>& list) {
+    // DeleteImages (list.c): as above, but reversed ranges and indexes out of range are skipped,
+    // quietly, and each image goes once.
+    const long n = static_cast<long>(list.size());
+    std::vector<bool> doomed(list.size(), false);
+    for (const char* p = spec.c_str(); *p;) {
+        long first, last;
+        if (!next_range(p, first, last)) return;
+        if (first < 0) first += n;
+        if (last < 0) last += n;
+        for (long i = std::max(first, 0L); i <= last && i < n; ++i) doomed[static_cast<size_t>(i)] = true;
+    }
+    std::vector<Image> kept;
+    for (size_t i = 0; i < list.size(); ++i)
+        if (!doomed[i]) kept.push_back(std::move(list[i]));
+    list = std::move(kept);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,11 +238,44 @@ bool Executor::mogrify(::ImageInfo* info, const std::vector<std::string>& seg, I
 bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv, ImageList& images,
                                   size_t& index) {
     Image& img = images[index];
+    // ImageMagick runs a simple operator on an image that is part of its list: -identify prints
+    // `name[scene]' for a list, and escapes (%[fx:t], %n, %[fx:u[1].r]) see the list's length,
+    // the image's index and the other images. So the image goes in linked to its neighbours,
+    // which are handed over to ImageMagick first when an escape might read their pixels.
+    const bool escapes = std::any_of(argv.begin(), argv.end(),
+                                     [](const std::string& w) { return w.find('%') != std::string::npos; });
+    const bool linked =
+        images.size() > 1 && (escapes || std::find(argv.begin(), argv.end(), "-identify") != argv.end());
+    if (linked && escapes)
+        for (size_t k = 0; k < images.size(); ++k)
+            if (k != index) images[k].make_magick(ctx_.diag);
     ::Image* im = img.release_magick(ctx_.diag);
+    ::Image* next_shell = index + 1 < images.size() ? images[index + 1].shell() : nullptr;
+    if (linked) {
+        ::Image* prev = nullptr;
+        for (size_t k = 0; k < images.size(); ++k) {
+            ::Image* cur = k == index ? im : images[k].shell();
+            cur->previous = prev;
+            cur->next = nullptr;
+            if (prev) prev->next = cur;
+            prev = cur;
+        }
+    }
     magick::Exception ex;
     Argv a(argv);
     bool ok = MogrifyImage(local, a.argc(), a.argv(), &im, ex) != MagickFalse;
     if (ex.drain(ctx_.diag)) ok = false;
+    if (linked) {
+        // Cut the result (one image, or those it became) out of the list again.
+        if (im) {
+            im->previous = nullptr;
+            ::Image* last = im;
+            while (last->next && last->next != next_shell) last = last->next;
+            last->next = nullptr;
+        }
+        for (size_t k = 0; k < images.size(); ++k)
+            if (k != index) images[k].shell()->previous = images[k].shell()->next = nullptr;
+    }
     ImageList produced = from_magick_list(im);
     for (auto& img : produced) img.mark_computed();
     images.erase(images.begin() + static_cast<long>(index));
@@ -332,7 +334,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         const std::string& option = seg[i];
         if (!magick::is_command_option(option)) continue;
         magick::OptionInfo oi = magick::option_info(option);
-        size_t count = static_cast<size_t>(std::max(oi.arity, 0));
+        size_t count = segment_arity(option, oi);
         if (i + count >= seg.size()) break;
         {
             magick::Exception ex;
@@ -382,6 +384,7 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         bool native = spec && spec->run && (!spec->accepts || spec->accepts(call));
         if (native && spec->uses_channel && local->channel != DefaultChannels)
             native = false;  // a channel selection: ImageMagick's XxxImageChannel does it
+        if (native && in_hidden_alpha(i - count)) native = false;
         ImageList produced;
         if (native) {
             try {
@@ -481,7 +484,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
     for (size_t i = 0; i < seg.size(); ++i) {
         if (!magick::is_command_option(seg[i])) continue;
         magick::OptionInfo oi = magick::option_info(seg[i]);
-        size_t count = static_cast<size_t>(std::max(oi.arity, 0));
+        size_t count = segment_arity(seg[i], oi);
         if (i + count >= seg.size()) break;
         if (oi.flags & ListOperatorOptionFlag) {
             const ops::OpSpec* spec = ops::find(seg[i]);
@@ -505,7 +508,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
     for (size_t i = 0; i < seg.size(); ++i) {
         if (!magick::is_command_option(seg[i])) continue;
         magick::OptionInfo oi = magick::option_info(seg[i]);
-        size_t count = static_cast<size_t>(std::max(oi.arity, 0));
+        size_t count = segment_arity(seg[i], oi);
         if (i + count >= seg.size()) break;
         std::vector<std::string> tokens(seg.begin() + static_cast<long>(i),
                                         seg.begin() + static_cast<long>(i + count + 1));
@@ -619,9 +622,37 @@ size_t last_operator(const std::vector<std::string>& args) {
         if (!magick::is_command_option(args[k])) continue;
         magick::OptionInfo oi = magick::option_info(args[k]);
         if (is_operator(oi.flags) || acts_as_operator(args[k])) last = k;
-        k += static_cast<size_t>(std::max(oi.arity, 0));
+        k += static_cast<size_t>(std::max(parser().arity(args[k]), 0));
     }
     return last;
+}
+
+/// The [from, to] argument ranges of hidden alpha (see Executor::hidden_alpha_).
+std::vector<std::pair<size_t, size_t>> hidden_alpha_ranges(const std::vector<std::string>& args) {
+    std::vector<std::pair<size_t, size_t>> ranges;
+    size_t from = std::string::npos;
+    auto is = [&](size_t k, std::initializer_list<const char*> values) {
+        if (args[k] != "-alpha" || k + 1 >= args.size()) return false;
+        for (const char* v : values)
+            if (strcasecmp(args[k + 1].c_str(), v) == 0) return true;
+        return false;
+    };
+    for (size_t k = 0; k < args.size(); ++k) {
+        if (from == std::string::npos && is(k, {"off", "deactivate"})) from = k;
+        if (from != std::string::npos && is(k, {"on", "activate"})) {
+            ranges.emplace_back(from, k);
+            from = std::string::npos;
+        }
+    }
+    return ranges;
+}
+
+bool Executor::in_hidden_alpha(size_t seg_index) const {
+    if (seg_base_ == std::string::npos) return false;
+    const size_t at = seg_base_ + seg_index;
+    for (const auto& [from, to] : hidden_alpha_)
+        if (at >= from && at <= to) return true;
+    return false;
 }
 
 bool Executor::is_final_operator(size_t seg_index) const {
@@ -635,6 +666,7 @@ int Executor::convert(const std::vector<std::string>& raw) {
     // operator may store 8 bits, when every output reduces exactly that way.
     reduction_ = output_reduction(args);
     last_op_ = last_operator(args);
+    hidden_alpha_ = hidden_alpha_ranges(args);
     ctx_.precise = true;
     const size_t argc = args.size();
     std::vector<Stack> stacks;
@@ -716,52 +748,47 @@ int Executor::convert(const std::vector<std::string>& raw) {
             }
             pend = !stacks.back().images.empty();
             magick::OptionInfo oi = magick::option_info(option);
-            if (!oi.known || ((oi.flags & NonConvertOptionFlag) && !convert_accepts(option)) ||
-                ((oi.flags & DeprecateOptionFlag) && option[0] == '+' && oi.arity > 0))
-                throw option_error("unrecognized option", option, where_for(option, "UnrecognizedOption"));
+            if (!parser().accepts(option))
+                throw option_error(option_message("UnrecognizedOption"), option,
+                                   where_for(option, "UnrecognizedOption"));
             const std::string name = option.substr(1);
             if (name == "clone") {
                 const ImageList& source =
                     stacks.size() == 1 ? stacks.back().images : stacks[stacks.size() - 2].images;
                 if (source.empty())
-                    throw Error(Severity::image_error, "image sequence is required", option, kWhere);
+                    throw Error(Severity::image_error, option_message("ImageSequenceRequired"), option,
+                                where_for(option, "ImageSequenceRequired"));
                 ImageList snapshot = source;
                 fire(true);
                 std::string spec = "-1";
                 if (option[0] == '-') {
-                    if (++i == argc) throw option_error("missing argument", option);
+                    // convert.c checks -clone's argument only now, after firing the stack.
+                    i += static_cast<size_t>(parser().check(args, i, argc));
                     spec = args[i];
-                    if (IsSceneGeometry(spec.c_str(), MagickFalse) == MagickFalse)
-                        throw option_error("invalid argument for option `" + option + "'", spec);
                 }
                 std::vector<size_t> idx;
-                if (!parse_indexes(spec, snapshot.size(), idx) || idx.empty()) {
+                // CloneImages' own report (list.c, line 294 in 6.9.11); convert's when nothing matched.
+                if (!parse_indexes(spec, snapshot.size(), idx))
                     ctx_.diag.add(Diagnostic{
                         Severity::option_error,
                         format_diagnostic(Severity::option_error, "InvalidImageIndex",
-                                          snapshot.front().shell()->filename, "list.c/CloneImages")});
-                    throw option_error("no such image", option);
-                }
+                                          snapshot.front().shell()->filename, "list.c/CloneImages/294")});
+                if (idx.empty())
+                    throw option_error(option_message("NoSuchImage"), option,
+                                       where_for(option, "NoSuchImage"));
                 for (size_t k : idx) stacks.back().images.push_back(snapshot[k]);
                 continue;
             }
             if (name == "respect-parentheses") respect_parentheses = option[0] == '-';
             if (name == "regard-warnings") ctx_.regard_warnings = option[0] == '-';
             if (name == "quiet") ctx_.quiet = option[0] == '-';
-            for (int a = 0; a < oi.arity; ++a) {
-                if (++i == argc) throw option_error("missing argument", option);
-                if (a == 0 && option[0] == '-') {
-                    std::string reason;
-                    std::string bad = validate_argument(option, args[i], reason);
-                    if (!reason.empty()) {
-                        if (reason.rfind("invalid argument", 0) == 0)
-                            throw Error(Severity::option_error,
-                                        format_diagnostic(Severity::option_error, reason + ": " + bad, "",
-                                                          where_for(option, "InvalidArgument")));
-                        throw option_error(reason, bad, where_for(option, "Unrecognized"));
-                    }
-                }
+            if (name == "list" && option[0] == '-' && i + 1 < argc && ctx_.print_list) {
+                // convert.c lists, then returns: nothing more is read or written.
+                if (!is_mtool_list(args[i + 1])) parser().check(args, i, argc);
+                ctx_.print_list(args[i + 1]);
+                return ctx_.exit_status(ok);
             }
+            i += static_cast<size_t>(parser().check(args, i, argc));
             if (oi.flags & FireOptionFlag) fire(true);
         }
         if (stacks.size() != 1)

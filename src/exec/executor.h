@@ -69,6 +69,11 @@ private:
     Reduction reduction_ = Reduction::none;  ///< how every output reduces Q16 to 8 bits
     size_t last_op_ = std::string::npos;     ///< argument index of the command's last operator
     size_t seg_base_ = std::string::npos;    ///< argument index of the segment being applied
+    /// Argument ranges [from, to] from an -alpha off|deactivate to a later -alpha on|activate:
+    /// ImageMagick keeps the alpha values of a deactivated channel and brings them back, so
+    /// the operators there run in ImageMagick, where the hidden channel lives.
+    std::vector<std::pair<size_t, size_t>> hidden_alpha_;
+    bool in_hidden_alpha(size_t seg_index) const;
 };
 
 /// Expands globs and the like exactly as ImageMagick does (ExpandFilenames).
@@ -78,6 +83,10 @@ std::vector<std::string> expand_filenames(const std::vector<std::string>& args, 
 /// Takes ownership of an ImageMagick list.
 ImageList from_magick_list(::Image* list);
 /// Parses ImageMagick index lists (`0`, `-1`, `0,2`, `1-3`, `1--1`); false if out of range.
+/// An index list as ImageMagick's CloneImages reads it (-clone, -duplicate): `out` gets the
+/// indexes that exist, in order; false when it reports an invalid index (some part matched nothing).
 bool parse_indexes(const std::string& spec, size_t count, std::vector<size_t>& out);
+/// -delete: removes the images DeleteImages would (ranges, negatives; the rest ignored).
+void delete_indexes(const std::string& spec, std::vector<Image>& list);
 
 }  // namespace mtool::exec

@@ -9,53 +9,63 @@
 namespace mtool::ops {
 namespace {
 
-constexpr const char* kWhere = "mogrify.c/MogrifyImageList";
+// MogrifyImageList's reports (mogrify.c in Debian's 6.9.11 build) and CloneImages'.
+constexpr const char* kInsertWhere = "mogrify.c/MogrifyImageList/8317";
+constexpr const char* kSwapWhere = "mogrify.c/MogrifyImageList/8803";
+constexpr const char* kCloneWhere = "list.c/CloneImages/294";
 
 void run_delete(std::vector<Image>& list, OpCall& call) {
-    std::vector<size_t> idx;
     if (call.plus()) {
         if (!list.empty()) list.pop_back();
         return;
     }
-    // Out-of-range indexes are silently ignored, as in ImageMagick.
-    if (!exec::parse_indexes(call.arg(0), list.size(), idx)) return;
-    std::sort(idx.begin(), idx.end());
-    idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
-    for (size_t k = idx.size(); k-- > 0;) list.erase(list.begin() + static_cast<long>(idx[k]));
+    exec::delete_indexes(call.arg(0), list);
 }
 
 void run_swap(std::vector<Image>& list, OpCall& call) {
+    // ParseGeometry's rho and sigma: "-swap N" swaps N and the last.
     long a = -2, b = -1;
     if (!call.plus()) {
-        const std::string& s = call.arg(0);
-        char* end;
-        a = std::strtol(s.c_str(), &end, 10);
-        b = *end == ',' ? std::strtol(end + 1, nullptr, 10) : -1;  // "-swap N" swaps N and the last
+        GeometryInfo g{};
+        const MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
+        a = static_cast<long>(g.rho);
+        if (flags & SigmaValue) b = static_cast<long>(g.sigma);
     }
-    long n = static_cast<long>(list.size());
+    const long n = static_cast<long>(list.size());
     if (a < 0) a += n;
     if (b < 0) b += n;
     if (a < 0 || b < 0 || a >= n || b >= n)
-        throw Error(Severity::option_error, "no such image", call.option, kWhere);
+        throw Error(Severity::option_error, "no such image", list.front().shell()->filename, kSwapWhere);
     std::swap(list[static_cast<size_t>(a)], list[static_cast<size_t>(b)]);
 }
 
 void run_insert(std::vector<Image>& list, OpCall& call) {
     if (list.empty()) return;
+    // The last image comes out, then: index 0 prepends, the new length appends, any other goes
+    // after the image GetImageFromList(index - 1) finds (negatives count from the end, so -1
+    // lands before the last). When there is none the image is lost, as in ImageMagick.
     Image last = std::move(list.back());
     list.pop_back();
-    long n = static_cast<long>(list.size());
-    long at = call.plus() ? n : std::strtol(call.arg(0).c_str(), nullptr, 10);
-    if (at < 0) at += n + 1;
-    if (at < 0 || at > n) {
-        list.push_back(std::move(last));
-        throw Error(Severity::option_error, "no such image", call.option, kWhere);
+    const long n = static_cast<long>(list.size());
+    const long index = call.plus() ? 0 : std::strtol(call.arg(0).c_str(), nullptr, 10);
+    if (index == 0) {
+        list.insert(list.begin(), std::move(last));
+        return;
     }
-    list.insert(list.begin() + at, std::move(last));
+    if (index == n) {
+        list.push_back(std::move(last));
+        return;
+    }
+    long after = index - 1;
+    if (after < 0) after += n;
+    if (after < 0 || after >= n)
+        throw Error(Severity::option_error, "no such image", call.arg(0), kInsertWhere);
+    list.insert(list.begin() + after + 1, std::move(last));
 }
 
 void run_duplicate(std::vector<Image>& list, OpCall& call) {
     if (list.empty()) return;
+    // DuplicateImages: COUNT times CloneImages of the indexes (default the last).
     long count = 1;
     std::string which = "-1";
     if (!call.plus()) {
@@ -66,7 +76,9 @@ void run_duplicate(std::vector<Image>& list, OpCall& call) {
     }
     std::vector<size_t> idx;
     if (!exec::parse_indexes(which, list.size(), idx))
-        throw Error(Severity::option_error, "no such image", call.option, kWhere);
+        call.ctx.diag.add(Diagnostic{Severity::option_error,
+                                     format_diagnostic(Severity::option_error, "InvalidImageIndex",
+                                                       list.front().shell()->filename, kCloneWhere)});
     std::vector<Image> copies;
     for (long c = 0; c < count; ++c)
         for (size_t k : idx) copies.push_back(list[k]);

@@ -58,6 +58,41 @@ in.jpg -virtual-pixel Nope x.png
 nosuch.jpg x.png
 EOF
 
+# List operators: ImageMagick's index semantics (CloneImages, DeleteImages, MogrifyImageList's
+# -insert and -swap), its reports, and what the list holds afterwards.
+while IFS= read -r args; do
+  want=$($IM xc:red xc:lime xc:blue xc:white $args -format '%[pixel:p{0,0}] ' info: 2>&1; echo "rc=$?")
+  got=$("$MTOOL" xc:red xc:lime xc:blue xc:white $args -format '%[pixel:p{0,0}] ' info: 2>&1; echo "rc=$?")
+  check "list after [$args] as ImageMagick's ($got | $want)" [ "${got//mtool:/convert:}" = "$want" ]
+done <<'EOF'
+-insert 0
+-insert 2
+-insert -1
+-insert -2
+-insert -3
+-insert -4
+-insert 3
+-insert 9
++insert
+-swap 0,3
+-swap 1
+-swap 0,7
++swap
+-delete 1-0
+-delete 0,7
+-delete -1,1,1
+-delete -2--1
++delete
+-duplicate 2,5
+-duplicate 2,1-2
+-duplicate 0
++duplicate
+-clone 0,5
+-clone 0-9
+-clone 2-0
+-clone 7
+EOF
+
 # Usage: no argument or one -> usage on stdout, exit 0.
 check "usage exit 0" "$MTOOL"
 check "usage on stdout" sh -c "\"$MTOOL\" | grep -q Usage"

@@ -1,62 +1,156 @@
 #!/usr/bin/env python3
-"""Writes src/exec/convert_lines.inc: the source line of every option error ImageMagick 6's
-convert reports (`... @ error/convert.c/ConvertImageCommand/LINE.`), so mtool's messages carry
-the same locations. Run by hand against ImageMagick 6.9.11-60's wand/convert.c; Debian 12's
-build reports each line OFFSET lines later (its patches add lines above the parser). The CLI
-suite checks a sample of the table against /usr/bin/convert.
+"""Writes a table of what ImageMagick 6's option parser of one tool (wand/convert.c,
+identify.c, mogrify.c) accepts and reports, so mtool takes the same options with the same
+argument counts and fails with the same messages at the same locations:
 
-  python3 src/exec/gen/convert_lines.py path/to/convert.c > src/exec/convert_lines.inc
+  WHERE(location, swapped)            "convert.c/ConvertImageCommand"; whether its invalid-argument
+                                      message names the argument before the option (mogrify.c)
+  ARITY(option, minus, plus)          arguments of -option and of +option
+  CHECK(option, sign, arg, kind, table, tag, line)
+                                      a parse-time check of argument `arg` (0-based) of the
+                                      form `sign` ('-', '+', or '*' for both): kind
+                                      Geometry (IsGeometry), Scene (IsSceneGeometry), Number
+                                      (StringToDouble), Enum (ParseCommandOption of `table`) or
+                                      Channel (ParseChannelOption); on failure ImageMagick
+                                      throws `tag` at `line`
+  LINE(option, tag, line)             each throw of `tag` in the option's branch, in order (the
+                                      n-th MissingArgument is for the n-th argument)
+  LETTER(c, line)                     where an unknown option starting with c is reported
+  FIXED(tag, index, line)             the parser's own throws (parentheses, filenames, ...)
+
+Run by hand against ImageMagick 6.9.11-60's sources; Debian 12's build reports each line
+OFFSET lines later (its patches add lines above the parsers). The CLI suite checks a sample of
+every table against /usr/bin/convert, identify and mogrify.
+
+  python3 src/exec/gen/convert_lines.py convert.c 5 ConvertImageCommand > src/exec/convert_lines.inc
+  python3 src/exec/gen/convert_lines.py identify.c 0 IdentifyImageCommand > src/exec/identify_lines.inc
+  python3 src/exec/gen/convert_lines.py mogrify.c 17 MogrifyImageCommand > src/exec/mogrify_lines.inc
 """
 import re
 import sys
 
-OFFSET = 5
-src = open(sys.argv[1]).read().split("\n")
-rows = []          # (option, kind, line)
-accepted = []      # every option name convert's parser has a branch for
-letters = {}       # letter -> line of its UnrecognizedOption
+all_lines = open(sys.argv[1]).read().split("\n")
+OFFSET = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+FUNCTION = sys.argv[3] if len(sys.argv) > 3 else "ConvertImageCommand"
+# Only the command's own parser (its throw macros are defined inside it). Lines outside are
+# blanked, so the numbering stays.
+start = next(i for i, l in enumerate(all_lines) if re.match(r"WandExport MagickBooleanType %s\(" % FUNCTION, l))
+end = next(i for i in range(start, len(all_lines)) if all_lines[i] == "}" and not all_lines[i - 1].endswith("\\"))
+src = [l if start <= i <= end else "" for i, l in enumerate(all_lines)]
+# The order of option and argument in its invalid-argument message (mogrify.c swaps them).
+swapped = any("\",argument,option)" in l for l in src)
+MACRO = None
+for line in src:
+    m = re.match(r"#define (Throw\w+Exception)\(asperity,tag,option\)", line)
+    if m:
+        MACRO = m.group(1)
+        break
+INVALID = MACRO.replace("Exception", "InvalidArgumentException")
+
+branches = []   # [name, [(lineno, text)...], names]
+alias_open = False
+letters = {}
 fixed = {}
-option = None
 letter = None
 for n, line in enumerate(src, 1):
-    m = re.search(r'LocaleCompare\("([a-z0-9-]+)",option\+1\) == 0', line)
+    # LocaleNCompare("respect-parentheses",option+1,17): taken as the full name.
+    m = re.search(r'Locale(?:N)?Compare\("([a-z0-9-]+)",option\+1(?:,\d+)?\) == 0', line)
     if m:
-        option = m.group(1)
-        if option not in accepted:
-            accepted.append(option)
-    m = re.match(r"\s+case '(.)':", line)
-    if m and option is not None:
-        letter = m.group(1)
-    # Throw macros may wrap onto the next line; ImageMagick reports the line of the macro name.
-    text = line + (src[n] if n < len(src) else "")
-    m = re.search(r'ThrowConvertException\(OptionError,\s*"(\w+)"', text)
-    if "ThrowConvertException" in line and m:
-        kind = m.group(1)
-        if kind == "UnrecognizedOption":
-            if letter and letter not in letters:
-                letters[letter] = n + OFFSET
-        elif kind in ("ParenthesisNestedTooDeeply", "UnableToParseExpression", "UnbalancedParenthesis",
-                      "NoImagesDefined") or (kind == "MissingAnImageFilename"):
-            fixed.setdefault(kind, []).append(n + OFFSET)
-        elif option:
-            rows.append((option, kind, n + OFFSET))
-    if "ThrowConvertInvalidArgumentException" in line and option and "#define" not in line:
-        rows.append((option, "InvalidArgument", n + OFFSET))
-
-print("// Generated by src/exec/gen/convert_lines.py from ImageMagick 6.9.11-60's wand/convert.c")
-print("// (+%d lines, as Debian 12's build reports them). Do not edit." % OFFSET)
-print("// CONVERT_LINE(option, kind, line): the first throw of that kind in the option's branch;")
-print("// CONVERT_OPTION(option): an option convert's parser accepts (its table may flag it otherwise).")
-seen = set()
-for opt, kind, ln in rows:
-    if (opt, kind) in seen:
+        # "if ((LocaleCompare("gaussian-blur",...) == 0) ||" and its next line name one branch.
+        if branches and not branches[-1][1] and alias_open:
+            branches[-1][2].append(m.group(1))
+        else:
+            branches.append([m.group(1), [], [m.group(1)]])
+        alias_open = line.rstrip().endswith("||")
         continue
-    seen.add((opt, kind))
-    print('CONVERT_LINE("%s", "%s", %d)' % (opt, kind, ln))
-for opt in accepted:
-    print('CONVERT_OPTION("%s")' % opt)
+    m = re.match(r"\s+case '(.)':", line)
+    if m and branches:
+        letter = m.group(1)
+    text = line + (src[n] if n < len(src) else "")
+    m = re.search(MACRO + r'\(\w+Error,\s*"(\w+)"', text)
+    if MACRO + "(" in line and m and m.group(1) == "UnrecognizedOption":
+        if letter and letter not in letters:
+            letters[letter] = n + OFFSET
+        continue
+    if MACRO + "(" in line and m and m.group(1) in ("ParenthesisNestedTooDeeply", "UnableToParseExpression",
+                                                     "UnbalancedParenthesis", "NoImagesDefined",
+                                                     "MissingAnImageFilename"):
+        fixed.setdefault(m.group(1), []).append(n + OFFSET)
+        continue
+    if branches:
+        branches[-1][1].append((n, line, text))
+
+print("// Generated by src/exec/gen/convert_lines.py from ImageMagick 6.9.11-60's %s, %s" %
+      (sys.argv[1].split("/")[-1], FUNCTION))
+print("// (+%d lines, as Debian 12's build reports them). Do not edit." % OFFSET)
+print('WHERE("%s.c/%s", %s)' % (FUNCTION.replace("ImageCommand", "").lower(), FUNCTION, "true" if swapped else "false"))
+seen_lines = set()
+for name, body, names in branches:
+    counts = {"+": 0, "-": 0}  # arguments each form has read so far
+    pending = None  # (kind, table) of a check whose throw comes next
+    checks, lines = [], []
+    sign = "*"       # which forms reach the current line: "*" both, "+" or "-" one
+    block = None     # [sign, indentation of its closing brace, leaves by break] of an
+                     # "if (*option == 'S') { ... }"
+    for i, (n, line, text) in enumerate(body):
+        nxt = body[i + 1][1] if i + 1 < len(body) else ""
+        if block and line == block[1] + "}":
+            # Past a block one form takes and leaves by its break: the other form goes on.
+            sign = ("-" if block[0] == "+" else "+") if block[2] else "*"
+            block = None
+            continue
+        if block and re.match(r"\s+break;", line):
+            block[2] = True
+        m = re.search(r"if \(\*option == '([+-])'\)", line)
+        if m and sign == "*":
+            s_ = m.group(1)
+            if nxt.strip() == "{":
+                block = [s_, re.match(r"\s*", nxt).group(0), False]
+                sign = s_
+                continue
+            # "if (*option == '+') break;", or an if/else whose + side reads no argument (-clone).
+            if "break;" in line + nxt or "argv[i]" not in nxt:
+                sign = "-" if s_ == "+" else "+"
+        if re.match(r"\s+i\+\+;", line):
+            for form in counts:
+                if sign in ("*", form):
+                    counts[form] += 1
+        count = counts["-" if sign == "*" else sign]
+        if "IsGeometry(argv[i])" in line:
+            pending = ("Geometry", "MagickUndefinedOptions")
+        elif "IsSceneGeometry(argv[i]" in line:
+            pending = ("Scene", "MagickUndefinedOptions")
+        elif re.search(r"StringToDouble\(argv\[i\],&p\)", line):
+            pending = ("Number", "MagickUndefinedOptions")
+        elif "ParseChannelOption(argv[i])" in line:
+            pending = ("Channel", "MagickChannelOptions")
+        else:
+            m = re.search(r"ParseCommandOption\((Magick\w+Options)", text)
+            if m and "argv[i]" in text:
+                pending = ("Enum", m.group(1))
+        m = re.search(MACRO + r'\(\w+Error,\s*"(\w+)"', text)
+        if MACRO + "(" in line and m:
+            tag = m.group(1)
+            lines.append((tag, n + OFFSET))
+            if pending and tag.startswith("Unrecognized"):
+                checks.append((sign, count - 1, pending[0], pending[1], tag, n + OFFSET))
+                pending = None
+        if INVALID + "(" in line:
+            lines.append(("InvalidArgument", n + OFFSET))
+            if pending:
+                checks.append((sign, count - 1, pending[0], pending[1], "InvalidArgument", n + OFFSET))
+                pending = None
+    for name in names:
+        print('ARITY("%s", %d, %d)' % (name, counts["-"], counts["+"]))
+        for sg, arg, kind, table, tag, ln in checks:
+            if arg >= 0:
+                print("CHECK(\"%s\", '%s', %d, %s, %s, \"%s\", %d)" % (name, sg, arg, kind, table, tag, ln))
+        for tag, ln in lines:
+            if (name, tag, ln) not in seen_lines:
+                seen_lines.add((name, tag, ln))
+                print('LINE("%s", "%s", %d)' % (name, tag, ln))
 for l, ln in sorted(letters.items()):
-    print('CONVERT_LETTER(\'%s\', %d)' % (l, ln))
-for kind, lines in fixed.items():
+    print("LETTER('%s', %d)" % (l, ln))
+for tag, lines in fixed.items():
     for i, ln in enumerate(lines):
-        print('CONVERT_FIXED("%s", %d, %d)' % (kind, i, ln))
+        print('FIXED("%s", %d, %d)' % (tag, i, ln))
