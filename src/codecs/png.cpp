@@ -438,6 +438,14 @@ void write_png(Image& image, const WriteRequest& req) {
         throw Error(Severity::coder_error, st.message, req.path, "png.c/MagickPNGErrorHandler/1645");
     }
     png_init_io(png, req.file);
+    // As ImageMagick's writer: profiles libpng knows to be slightly wrong (the HP sRGB profile
+    // of wizard: and of many cameras) are written as they are, not refused.
+#ifdef PNG_SKIP_sRGB_CHECK_PROFILE
+    png_set_option(png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
+#endif
+#ifdef PNG_BENIGN_ERRORS_SUPPORTED
+    png_set_benign_errors(png, 1);
+#endif
     png_set_IHDR(png, info, px.width(), px.height(), plan.bit_depth, plan.color_type,
                  interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_BASE,
                  PNG_FILTER_TYPE_BASE);

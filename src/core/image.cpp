@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <unordered_map>
 
 namespace mtool {
 
@@ -178,8 +179,30 @@ Pixels& Image::mutable_pixels() {
     return *pixels_;
 }
 
+/// Whether every pixel of an ImageMagick image has red = green = blue.
+static bool pixels_are_gray(const ::Image* image) {
+    magick::Exception ex;
+    for (size_t y = 0; y < image->rows; ++y) {
+        const PixelPacket* p = GetVirtualPixels(image, 0, static_cast<ssize_t>(y), image->columns, 1, ex);
+        if (!p) return true;  // unreadable: the export below reports it
+        for (size_t x = 0; x < image->columns; ++x)
+            if (p[x].red != p[x].green || p[x].green != p[x].blue) return false;
+    }
+    return true;
+}
+
 void Image::make_native(Diagnostics& diag) {
     if (pixels_) return;
+    // ImageMagick's operators may leave colour pixels in an image still labelled Gray
+    // (-level-colors, -random-threshold, composites of colour over gray); its writers go by the
+    // pixels. Natively the label decides the channels, so such an image becomes sRGB.
+    if (layout().gray() && !pixels_are_gray(shell_.get())) {
+        shell_->colorspace = sRGBColorspace;
+        if (shell_->type == GrayscaleType || shell_->type == BilevelType)
+            shell_->type = TrueColorType;
+        else if (shell_->type == GrayscaleMatteType)
+            shell_->type = TrueColorMatteType;
+    }
     Layout l = layout();
     int bps = shell_->depth <= 8 && !computed_ ? 1 : 2;
     auto px = std::make_shared<Pixels>(width(), height(), l.channels(), bps);
@@ -199,6 +222,37 @@ void Image::make_native(Diagnostics& diag) {
     computed_ = false;
     shell_ = std::move(fresh);
     pixels_ = std::move(px);
+}
+
+/// A palette image held natively comes back to ImageMagick as it was: PseudoClass over the
+/// colormap its shell still carries (the file's palette, in the file's order), when every pixel
+/// is one of its colours. -cycle, %r, identify's `256c' and the writers' palette choices see
+/// what they would have seen in ImageMagick.
+static void restore_palette(::Image* s) {
+    if (!s->colormap || s->colors == 0 || s->colors > 65536) return;
+    auto key = [s](const PixelPacket& c) {
+        return (static_cast<uint64_t>(c.red) << 48) | (static_cast<uint64_t>(c.green) << 32) |
+               (static_cast<uint64_t>(c.blue) << 16) | (s->matte ? static_cast<uint64_t>(c.opacity) : 0);
+    };
+    std::unordered_map<uint64_t, IndexPacket> index;
+    index.reserve(s->colors * 2);
+    for (size_t i = s->colors; i-- > 0;)
+        index[key(s->colormap[i])] = static_cast<IndexPacket>(i);  // first wins
+    magick::Exception ex;
+    for (size_t y = 0; y < s->rows; ++y) {
+        const PixelPacket* p = GetVirtualPixels(s, 0, static_cast<ssize_t>(y), s->columns, 1, ex);
+        if (!p) return;
+        for (size_t x = 0; x < s->columns; ++x)
+            if (!index.count(key(p[x]))) return;
+    }
+    if (SetImageStorageClass(s, PseudoClass) == MagickFalse) return;
+    for (size_t y = 0; y < s->rows; ++y) {
+        PixelPacket* p = GetAuthenticPixels(s, 0, static_cast<ssize_t>(y), s->columns, 1, ex);
+        IndexPacket* q = GetAuthenticIndexQueue(s);
+        if (!p || !q) break;
+        for (size_t x = 0; x < s->columns; ++x) q[x] = index[key(p[x])];
+        if (SyncAuthenticPixels(s, ex) == MagickFalse) break;
+    }
 }
 
 ::Image* Image::make_magick(Diagnostics& diag) {
@@ -224,6 +278,7 @@ void Image::make_native(Diagnostics& diag) {
         }
     }
     s->depth = std::min<size_t>(s->depth, px.bytes_per_sample() * 8);
+    if (GetImageArtifact(s, kPaletteArtifact)) restore_palette(s);
     DeleteImageArtifact(s, kPaletteArtifact);  // mtool's own note: ImageMagick must not see (or print) it
     pixels_.reset();
     return s;

@@ -268,8 +268,8 @@ std::vector<Image> run_extent(Image& in, OpCall& call) {
 std::vector<Image> run_border(Image& in, OpCall& call) {
     RectangleInfo b{};
     magick::Exception ex;
-    MagickStatusType flags = ParsePageGeometry(in.shell(), call.arg(0).c_str(), &b, ex);
-    if (!(flags & SigmaValue)) b.height = b.width;
+    // As MogrifyImage: the page geometry as parsed ("10" is 10x10, "10x" is 10x0).
+    ParsePageGeometry(in.shell(), call.arg(0).c_str(), &b, ex);
     const ::Image* s = in.shell();
     const CompositeOperator op = s->compose;
     if (!native_compose(op)) throw Decline{"compose"};

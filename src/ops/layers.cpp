@@ -128,6 +128,15 @@ void run_composite(std::vector<Image>& list, OpCall& call) {
     if (!native_compose(op) || GetImageOption(call.info, "compose:args")) throw Decline{"compose"};
     Layout dl = dst.layout(), sl = src.layout();
     if (dl.cmyk() || sl.cmyk() || (dl.gray() && !sl.gray())) throw Decline{"colour models"};
+    // A -geometry with a size resizes the source first (MogrifyImageList): ImageMagick's resize.
+    if (src.shell()->geometry) {
+        RectangleInfo size{};
+        magick::Exception ex;
+        ParseRegionGeometry(src.shell(), src.shell()->geometry, &size, ex);
+        if (size.width != static_cast<size_t>(src.width()) ||
+            size.height != static_cast<size_t>(src.height()))
+            throw Decline{"source resize"};
+    }
     // As MogrifyImageList: the source's -geometry offset, adjusted by the destination's gravity.
     RectangleInfo place{};
     SetGeometry(src.shell(), &place);
