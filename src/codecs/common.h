@@ -11,9 +11,7 @@ namespace mtool::codecs {
 
 /// Thrown by a native codec that cannot handle a file it sniffed (e.g. CMYK JPEG); the executor
 /// then reads it through the Magick bridge instead. Not an error.
-struct Decline {
-    std::string why;
-};
+using mtool::Decline;
 
 /// sRGB or Gray: the only colorspaces native encoders write as they are (ImageMagick's writers
 /// transform anything else, which the bridge does for us).

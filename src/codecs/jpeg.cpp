@@ -260,6 +260,30 @@ EncodeParams encode_params(const ::Image* s, const WriteRequest& req) {
     return p;
 }
 
+/// WriteJPEGImage's SetImageGray: an sRGB image whose pixels are all gray is written with one
+/// component, unless -type TrueColor is set or colorspace:auto-grayscale is false.
+bool gray_pixels(const Image& image, const WriteRequest& req) {
+    const ::Image* s = image.shell();
+    if (req.info->type == TrueColorType) return false;
+    const char* autogray = GetImageProperty(s, "colorspace:auto-grayscale");
+    if (autogray && IsStringNotFalse(autogray) == MagickFalse) return false;
+    const Pixels& px = image.pixels();
+    const int ch = px.channels();
+    if (ch < 3) return false;
+    for (int y = 0; y < px.height(); ++y) {
+        if (px.bytes_per_sample() == 1) {
+            const uint8_t* r = px.row(y);
+            for (int x = 0; x < px.width(); ++x, r += ch)
+                if (r[0] != r[1] || r[1] != r[2]) return false;
+        } else {
+            const uint16_t* r = px.row16(y);
+            for (int x = 0; x < px.width(); ++x, r += ch)
+                if (r[0] != r[1] || r[1] != r[2]) return false;
+        }
+    }
+    return true;
+}
+
 void write_jpeg(Image& image, const WriteRequest& req) {
     const Pixels& px = image.pixels();
     const ::Image* s = image.shell();
@@ -268,7 +292,7 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     EncodeParams p = encode_params(s, req);
     // 16-bit pixels are reduced row by row; alpha is dropped as ImageMagick does for JPEG.
     const int in_ch = px.channels();
-    const int out_ch = l.gray() ? 1 : 3;
+    const int out_ch = l.gray() || gray_pixels(image, req) ? 1 : 3;
     std::vector<JSAMPLE> row(static_cast<size_t>(px.width()) * out_ch);
 
     jpeg_compress_struct c;

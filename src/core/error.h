@@ -23,6 +23,12 @@ enum class Severity : int {
 };
 
 /// One diagnostic: `reason `context' @ error/module/function`.
+/// Thrown where a native path (codec, operator, the image model) meets a case it leaves to
+/// ImageMagick; the caller then takes the bridge for the same step. Not an error.
+struct Decline {
+    std::string why;
+};
+
 struct Diagnostic {
     Severity severity;
     std::string text;  ///< already formatted, without client prefix and final '.'

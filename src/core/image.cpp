@@ -194,15 +194,10 @@ static bool pixels_are_gray(const ::Image* image) {
 void Image::make_native(Diagnostics& diag) {
     if (pixels_) return;
     // ImageMagick's operators may leave colour pixels in an image still labelled Gray
-    // (-level-colors, -random-threshold, composites of colour over gray); its writers go by the
-    // pixels. Natively the label decides the channels, so such an image becomes sRGB.
-    if (layout().gray() && !pixels_are_gray(shell_.get())) {
-        shell_->colorspace = sRGBColorspace;
-        if (shell_->type == GrayscaleType || shell_->type == BilevelType)
-            shell_->type = TrueColorType;
-        else if (shell_->type == GrayscaleMatteType)
-            shell_->type = TrueColorMatteType;
-    }
+    // (-level-colors, -random-threshold, composites of colour over gray). Its writers then
+    // differ (PNG goes by the pixels, JPEG writes their luma) and so may its operators: natively
+    // the label decides the channels, so such an image stays with ImageMagick.
+    if (layout().gray() && !pixels_are_gray(shell_.get())) throw Decline{"colour pixels labelled Gray"};
     Layout l = layout();
     int bps = shell_->depth <= 8 && !computed_ ? 1 : 2;
     auto px = std::make_shared<Pixels>(width(), height(), l.channels(), bps);
@@ -229,21 +224,43 @@ void Image::make_native(Diagnostics& diag) {
 /// is one of its colours. -cycle, %r, identify's `256c' and the writers' palette choices see
 /// what they would have seen in ImageMagick.
 static void restore_palette(::Image* s) {
-    if (!s->colormap || s->colors == 0 || s->colors > 65536) return;
     auto key = [s](const PixelPacket& c) {
         return (static_cast<uint64_t>(c.red) << 48) | (static_cast<uint64_t>(c.green) << 32) |
                (static_cast<uint64_t>(c.blue) << 16) | (s->matte ? static_cast<uint64_t>(c.opacity) : 0);
     };
-    std::unordered_map<uint64_t, IndexPacket> index;
-    index.reserve(s->colors * 2);
-    for (size_t i = s->colors; i-- > 0;)
-        index[key(s->colormap[i])] = static_cast<IndexPacket>(i);  // first wins
     magick::Exception ex;
-    for (size_t y = 0; y < s->rows; ++y) {
-        const PixelPacket* p = GetVirtualPixels(s, 0, static_cast<ssize_t>(y), s->columns, 1, ex);
-        if (!p) return;
-        for (size_t x = 0; x < s->columns; ++x)
-            if (!index.count(key(p[x]))) return;
+    // Each pixel through `visit`; false as soon as one is refused (or a row cannot be read).
+    auto every_pixel = [&](const auto& visit) {
+        for (size_t y = 0; y < s->rows; ++y) {
+            const PixelPacket* p = GetVirtualPixels(s, 0, static_cast<ssize_t>(y), s->columns, 1, ex);
+            if (!p) return false;
+            for (size_t x = 0; x < s->columns; ++x)
+                if (!visit(p[x])) return false;
+        }
+        return true;
+    };
+    std::unordered_map<uint64_t, IndexPacket> index;
+    if (s->colormap && s->colors > 0 && s->colors <= 65536) {
+        index.reserve(s->colors * 2);
+        for (size_t i = s->colors; i-- > 0;)
+            index[key(s->colormap[i])] = static_cast<IndexPacket>(i);  // first wins
+    }
+    if (!every_pixel([&](const PixelPacket& c) { return index.count(key(c)) > 0; })) {
+        // An operator ImageMagick applies to the colormap (-negate, -level of a palette image)
+        // changed the colours: a new colormap of the colours in use, in the order they first
+        // appear, when there are at most 256, as ImageMagick's image would still be a palette
+        // one (and GIF, say, then needs no quantisation).
+        index.clear();
+        std::vector<PixelPacket> colours;
+        const bool fits = every_pixel([&](const PixelPacket& c) {
+            if (index.count(key(c))) return true;
+            if (colours.size() == 256) return false;
+            index[key(c)] = static_cast<IndexPacket>(colours.size());
+            colours.push_back(c);
+            return true;
+        });
+        if (!fits || colours.empty() || AcquireImageColormap(s, colours.size()) == MagickFalse) return;
+        for (size_t i = 0; i < colours.size(); ++i) s->colormap[i] = colours[i];
     }
     if (SetImageStorageClass(s, PseudoClass) == MagickFalse) return;
     for (size_t y = 0; y < s->rows; ++y) {
@@ -264,6 +281,13 @@ static void restore_palette(::Image* s) {
     s->rows = px.height();
     Layout l = layout();
     SetImageStorageClass(s, DirectClass);
+    // ImportImagePixels with the "I" map makes the image GRAYColorspace, which also resets its
+    // gamma, chromaticity and rendering intent: a LinearGray image would come back as Gray.
+    const ColorspaceType colorspace = s->colorspace;
+    const double gamma = s->gamma;
+    const ChromaticityInfo chromaticity = s->chromaticity;
+    const RenderingIntent intent = s->rendering_intent;
+    const ImageType type = s->type;
     if (l.channels() != px.channels())
         throw Error(Severity::cache_error, "pixel layout mismatch", s->filename, "mtool/image");
     for (int y0 = 0; y0 < px.height(); y0 += px.rows_per_strip()) {
@@ -278,6 +302,11 @@ static void restore_palette(::Image* s) {
         }
     }
     s->depth = std::min<size_t>(s->depth, px.bytes_per_sample() * 8);
+    s->colorspace = colorspace;
+    s->gamma = gamma;
+    s->chromaticity = chromaticity;
+    s->rendering_intent = intent;
+    s->type = type;
     if (GetImageArtifact(s, kPaletteArtifact)) restore_palette(s);
     DeleteImageArtifact(s, kPaletteArtifact);  // mtool's own note: ImageMagick must not see (or print) it
     pixels_.reset();

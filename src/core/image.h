@@ -132,6 +132,7 @@ public:
 
     /// Makes the pixels native (exports them from ImageMagick if needed). Pixels an ImageMagick
     /// operator computed are exported as Q16 so later reductions to 8 bits round as IM's do.
+    /// Throws Decline for an image labelled Gray whose pixels are not (it stays with ImageMagick).
     void make_native(Diagnostics& diag);
     /// Marks the ImageMagick pixels as computed (not decoded) values.
     void mark_computed() { computed_ = true; }

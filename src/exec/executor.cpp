@@ -86,20 +86,32 @@ bool is_operator(long flags) { return (flags & (SimpleOperatorOptionFlag | ListO
 
 bool is_write(const std::string& option) { return option == "-write" || option == "+write"; }
 
+/// A + form 6.9.11's table flags only as deprecated (and as a firing point, for list
+/// operators), whose - form is an operator of `kind`: MogrifyImage and MogrifyImageList run the
+/// operator's branch whatever the sign (+shade shades in colour, +flatten flattens).
+bool deprecated_plus_of(const std::string& option, long kind) {
+    if (option.size() < 2 || option[0] != '+') return false;
+    const magick::OptionInfo plus = magick::option_info(option);
+    if (!plus.known || (plus.flags & ~static_cast<long>(FireOptionFlag)) != DeprecateOptionFlag) return false;
+    const magick::OptionInfo minus = magick::option_info("-" + option.substr(1));
+    if (!minus.known) return false;
+    if (kind == ListOperatorOptionFlag)
+        return (minus.flags & ListOperatorOptionFlag) != 0 || option == "+minimum";
+    return (minus.flags & SimpleOperatorOptionFlag) && !(minus.flags & ListOperatorOptionFlag);
+}
+
+/// List operators, the deprecated + forms included.
+bool is_list_operator(const std::string& option, long flags) {
+    // The table flags -minimum as an image setting (a slip: MogrifyImageList has it, like -maximum).
+    return (flags & ListOperatorOptionFlag) || option == "-minimum" ||
+           deprecated_plus_of(option, ListOperatorOptionFlag);
+}
+
 /// Options ImageMagick's table flags as settings but MogrifyImage applies to pixels.
 bool acts_as_operator(const std::string& option) {
     if (option == "-colors" || option == "-region" || option == "+region") return true;
-    // +shade and the like: 6.9.11's table flags the + form as deprecated only, yet MogrifyImage
-    // runs its operator's branch for either sign (+shade shades in colour).
-    if (option.size() > 1 && option[0] == '+') {
-        const magick::OptionInfo plus = magick::option_info(option);
-        if (plus.known && plus.flags == DeprecateOptionFlag) {
-            const magick::OptionInfo minus = magick::option_info("-" + option.substr(1));
-            return minus.known && (minus.flags & SimpleOperatorOptionFlag) &&
-                   !(minus.flags & ListOperatorOptionFlag);
-        }
-    }
-    return false;
+    return deprecated_plus_of(option, SimpleOperatorOptionFlag) ||
+           deprecated_plus_of(option, ListOperatorOptionFlag);
 }
 
 }  // namespace
@@ -244,8 +256,9 @@ bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::str
     // which are handed over to ImageMagick first when an escape might read their pixels.
     const bool escapes = std::any_of(argv.begin(), argv.end(),
                                      [](const std::string& w) { return w.find('%') != std::string::npos; });
-    const bool linked =
-        images.size() > 1 && (escapes || std::find(argv.begin(), argv.end(), "-identify") != argv.end());
+    const bool identify = std::any_of(
+        argv.begin(), argv.end(), [](const std::string& w) { return w == "-identify" || w == "+identify"; });
+    const bool linked = images.size() > 1 && (escapes || identify);
     if (linked && escapes)
         for (size_t k = 0; k < images.size(); ++k)
             if (k != index) images[k].make_magick(ctx_.diag);
@@ -348,9 +361,9 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                                         seg.begin() + static_cast<long>(i + count + 1));
         i += count;
         bool simple = ((oi.flags & SimpleOperatorOptionFlag) && !(oi.flags & ListOperatorOptionFlag)) ||
-                      acts_as_operator(option);
+                      (acts_as_operator(option) && !is_list_operator(option, oi.flags));
         if (!simple) {
-            if (!is_operator(oi.flags) || (oi.flags & ListOperatorOptionFlag))
+            if (!is_operator(oi.flags) || is_list_operator(option, oi.flags))
                 settings.insert(settings.end(), tokens.begin(), tokens.end());
             if ((option == "-fill" || option == "-stroke") && index < images.size())
                 pending_fills.push_back(tokens[1]);
@@ -486,7 +499,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         magick::OptionInfo oi = magick::option_info(seg[i]);
         size_t count = segment_arity(seg[i], oi);
         if (i + count >= seg.size()) break;
-        if (oi.flags & ListOperatorOptionFlag) {
+        if (is_list_operator(seg[i], oi.flags)) {
             const ops::OpSpec* spec = ops::find(seg[i]);
             any = true;
             if ((!spec || !spec->run_list) && !is_write(seg[i])) all_native = false;
@@ -514,7 +527,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
                                         seg.begin() + static_cast<long>(i + count + 1));
         persist_settings(local.get(), tokens, ctx_.diag);
         i += count;
-        if (!(oi.flags & ListOperatorOptionFlag)) {
+        if (!is_list_operator(seg[i], oi.flags)) {
             settings.insert(settings.end(), tokens.begin(), tokens.end());
             continue;
         }
@@ -583,9 +596,10 @@ Reduction output_reduction(const std::vector<std::string>& args) {
     std::vector<std::string> outputs{args.back()};
     for (size_t i = 0; i + 1 < args.size(); ++i) {
         const std::string& a = args[i];
-        if (a == "-write") outputs.push_back(args[i + 1]);
-        if (a == "-format" || a == "-print" || a == "-identify" || a == "-fx" || a == "-verbose" ||
-            a == "-depth" || a.find("%[pixel") != std::string::npos || a.find("%[fx") != std::string::npos)
+        if (a == "-write" || a == "+write") outputs.push_back(args[i + 1]);
+        if (a == "-format" || a == "-print" || a == "+print" || a == "-identify" || a == "+identify" ||
+            a == "-fx" || a == "+fx" || a == "-verbose" || a == "-depth" ||
+            a.find("%[pixel") != std::string::npos || a.find("%[fx") != std::string::npos)
             return Reduction::none;
     }
     bool png = false, jpeg = false;
@@ -621,7 +635,8 @@ size_t last_operator(const std::vector<std::string>& args) {
     for (size_t k = 0; k + 1 < args.size(); ++k) {
         if (!magick::is_command_option(args[k])) continue;
         magick::OptionInfo oi = magick::option_info(args[k]);
-        if (is_operator(oi.flags) || acts_as_operator(args[k])) last = k;
+        if (is_operator(oi.flags) || acts_as_operator(args[k]) || is_list_operator(args[k], oi.flags))
+            last = k;
         k += static_cast<size_t>(std::max(parser().arity(args[k]), 0));
     }
     return last;

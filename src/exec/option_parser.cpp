@@ -173,8 +173,8 @@ int OptionParser::check(const std::vector<std::string>& args, size_t i, size_t e
             const std::string location = where() + "/" + std::to_string(c->line);
             if (std::strcmp(c->tag, "InvalidArgument") == 0) {
                 const std::string text = option_message("InvalidArgument") + " `" +
-                                         (t.where.swapped ? value : option) + "': " +
-                                         (t.where.swapped ? option : value);
+                                         (t.where.swapped ? value : option) +
+                                         "': " + (t.where.swapped ? option : value);
                 throw Error(Severity::option_error,
                             format_diagnostic(Severity::option_error, text, "", location));
             }

@@ -52,9 +52,7 @@ struct OpSpec {
 
 /// Thrown by a native run that meets a case it leaves to ImageMagick (e.g. a gray image given a
 /// coloured border); the executor then runs the same option through the bridge. Not an error.
-struct Decline {
-    const char* why;
-};
+using mtool::Decline;
 
 const std::vector<const OpSpec*>& all();
 const OpSpec* find(const std::string& option);
