@@ -9,11 +9,11 @@ tests/compat; ../shared/compat, where it exists, is run as an extra suite.
 
 Per line: ImageMagick must succeed (exit 0; compare: 0 or 1), and mtool must give the same exit
 status (compare: exactly, with the same metric text on stderr), the same set of output files, and
-for each output the same format, size, alpha presence, gray/colour class and frame count, with
-every frame's pixels within PSNR >= 35 dB (/usr/bin/compare). Text on stdout must match once
+for each output the same format, size, alpha presence, gray/colour class, stored channels and
+frame count, with every frame's pixels within PSNR >= 35 dB (/usr/bin/compare). Text on stdout must match once
 sizes and timings are masked. A category containing `error` is an expected-error line: both
 tools must fail with the same exit code and the same first message (reason and location, paths
-masked). mogrify lines work on copies of their inputs in the case directory. Prints
+masked), and mtool may leave only files ImageMagick leaves too. mogrify lines work on copies of their inputs in the case directory. Prints
 `N passed, M failed` and the failing lines; exits 1 below the pass-rate floor.
 """
 import argparse
@@ -85,7 +85,7 @@ def first_message(stderr, client):
 
 
 def frames_of(path):
-    fmt = "%m|%w|%h|%A|%[type]|%z\\n"
+    fmt = "%m|%w|%h|%A|%[type]|%z|%[channels]\\n"
     p = subprocess.run([IM_IDENTIFY, "-quiet", "-format", fmt, path], capture_output=True)
     frames = [l for l in p.stdout.decode(errors="replace").splitlines() if l]
     if p.returncode != 0 or not frames:
@@ -100,8 +100,9 @@ def describe(path):
     first = frames[0]
     gray = first[4] in ("Bilevel", "Grayscale", "GrayscaleAlpha", "GrayscaleMatte")
     alpha = first[3] not in ("False", "Undefined")
+    # The channels the file stores (a gray JPEG is 1-channel in ImageMagick's hands).
     return {"format": first[0], "size": (first[1], first[2]), "alpha": alpha, "gray": gray,
-            "frames": len(frames), "sizes": [(f[1], f[2]) for f in frames]}
+            "channels": first[6], "frames": len(frames), "sizes": [(f[1], f[2]) for f in frames]}
 
 
 def psnr(a, b):
@@ -139,7 +140,7 @@ def compare_outputs(ref_dir, mt_dir, problems, inputs_copied=()):
         if da is None or db is None:
             problems.append(f"{name}: unreadable output")
             continue
-        for key in ("format", "size", "alpha", "gray", "frames"):
+        for key in ("format", "size", "alpha", "gray", "channels", "frames"):
             if da[key] != db[key]:
                 problems.append(f"{name}: {key} {db[key]} (ImageMagick {da[key]})")
         if da["frames"] != db["frames"]:
@@ -167,7 +168,13 @@ def compare_case(tool, expect_error, ref_dir, mt_dir, ref, mine):
         if first_message(mine[2], "mtool") != first_message(ref[2], tool):
             problems.append("first message %r (ImageMagick %r)" % (first_message(mine[2], "mtool"),
                                                                    first_message(ref[2], tool)))
-        compare_outputs(ref_dir, mt_dir, problems)
+        # After a failure mtool writes nothing ImageMagick would not have written (it writes the
+        # complete outputs of a command whose error is not fatal, as ImageMagick does, and never
+        # the partial one of a failed write).
+        extra = sorted(set(os.listdir(mt_dir)) - set(os.listdir(ref_dir)))
+        if mine[0] != 0 and extra and tool != "mogrify":
+            problems.append(f"files {extra} left behind by a failed command (ImageMagick wrote "
+                            f"{sorted(os.listdir(ref_dir))})")
         return problems
     if tool == "compare":
         if ref[0] not in (0, 1):
