@@ -59,4 +59,14 @@ for tool in convert identify mogrify; do
     esac
   done
 done
+# mtool's own debug event joins ImageMagick's; an unknown one beside it is still rejected.
+for tool in convert identify mogrify; do
+  case $tool in
+    convert) set -- in.png -debug netcache out.png ;;
+    *) set -- -debug netcache in.png ;;
+  esac
+  got=$(cd mt && "$MTOOL" $tool "$@" 2>&1 >/dev/null; echo "rc=$?")
+  check "$tool -debug netcache is accepted ($got)" [ "$got" = "rc=0" ]
+done
+compare convert in.png -debug netcache,bogus out.png
 finish

@@ -200,8 +200,9 @@ def signature(path):
     return r.stdout if r.returncode == 0 else open(path, "rb").read()
 
 
-def compare_same(earlier_case, mt_dir, mine):
-    """A tier-forced run must reproduce the unlimited run exactly: exit status, files, pixels."""
+def compare_same(earlier_work, work, earlier_case, mt_dir, mine):
+    """A tier-forced run must reproduce the unlimited run exactly: exit status, files, pixels.
+    Its output names its own work directory where the earlier run named that one's."""
     problems = []
     status_file = os.path.join(earlier_case, "mt.status")
     if not os.path.exists(status_file):
@@ -216,7 +217,8 @@ def compare_same(earlier_case, mt_dir, mine):
         a, b = os.path.join(earlier_case, "mt", f), os.path.join(mt_dir, f)
         if signature(a) != signature(b):
             problems.append(f"{f}: pixels differ from the unlimited run")
-    if mask(mine[1]) != mask(open(os.path.join(earlier_case, "mt.stdout"), "rb").read()):
+    stdout = mine[1].replace(work.encode(), earlier_work.encode())
+    if mask(stdout) != mask(open(os.path.join(earlier_case, "mt.stdout"), "rb").read()):
         problems.append("stdout differs from the unlimited run")
     return problems
 
@@ -289,7 +291,8 @@ def main():
         try:
             if opts.same_as:
                 mine = run(mt_cmd, mt_dir, env=mt_env)
-                problems = compare_same(os.path.join(os.path.abspath(opts.same_as), f"case{n:03d}"), mt_dir, mine)
+                earlier = os.path.abspath(opts.same_as)
+                problems = compare_same(earlier, work, os.path.join(earlier, f"case{n:03d}"), mt_dir, mine)
             else:
                 ref = run(ref_cmd, ref_dir, env=env)
                 mine = run(mt_cmd, mt_dir, env=mt_env)
