@@ -1,4 +1,4 @@
-// Canvas geometry: -crop (single region and the tiling forms), -shave, -chop, -extent, -border,
+// Canvas geometry: -crop (single region and the tiling forms), -shave, -chop, -splice, -extent, -border,
 // -trim, -repage. Rectangles and page offsets follow ImageMagick 6.9.11's transform.c and
 // decorate.c step by step; geometry strings go through ImageMagick's own parsers so gravity,
 // percentages and flags mean exactly what they mean there.
@@ -289,6 +289,54 @@ std::vector<Image> run_border(Image& in, OpCall& call) {
     return {std::move(out)};
 }
 
+/// SpliceImage: rows and columns of the background colour inserted at the geometry, which
+/// MogrifyImage has placed by gravity and SpliceImage moves once more by gravity (by half the
+/// splice's width, not its height, for West). ImageMagick leaves the inserted columns as its
+/// cache's queued row had them: the background in memory, black in a disk cache; here they are
+/// the background on every tier. Offsets outside the image (where ImageMagick reads virtual
+/// pixels) stay with ImageMagick.
+std::vector<Image> run_splice(Image& in, OpCall& call) {
+    RectangleInfo g{};
+    magick::Exception ex;
+    ParseGravityGeometry(in.shell(), call.arg(0).c_str(), &g, ex);
+    const ssize_t gw = static_cast<ssize_t>(g.width), gh = static_cast<ssize_t>(g.height);
+    // clang-format off
+    // Steps of half the splice's size, per gravity: x by width, y by height (West: by width).
+    int hx = 0, hy = 0;
+    switch (in.shell()->gravity) {
+        case NorthGravity: hx = 1; break;
+        case NorthEastGravity: hx = 2; break;
+        case WestGravity: g.y += gw / 2; break;
+        case StaticGravity:
+        case CenterGravity: hx = hy = 1; break;
+        case EastGravity: hx = 2, hy = 1; break;
+        case SouthWestGravity: hy = 2; break;
+        case SouthGravity: hx = 1, hy = 2; break;
+        case SouthEastGravity: hx = hy = 2; break;
+        default: break;
+    }
+    g.x += hx == 2 ? gw : hx == 1 ? gw / 2 : 0;
+    g.y += hy == 2 ? gh : hy == 1 ? gh / 2 : 0;
+    // clang-format on
+    const ssize_t cols = in.width(), rows = in.height();
+    if (g.x < 0 || g.y < 0 || g.x > cols || g.y > rows) throw Decline{"splice outside the image"};
+    if (static_cast<double>(cols + gw) * static_cast<double>(rows + gh) > 1e12) throw Decline{"huge splice"};
+    const ::Image* s = in.shell();
+    Layout l;
+    auto px = canvas(in, static_cast<int>(cols + gw), static_cast<int>(rows + gh),
+                     colour_of(s->background_color), l);
+    const Pixels& p = in.pixels();
+    const size_t pxb = static_cast<size_t>(p.channels()) * p.bytes_per_sample();
+    const size_t left = static_cast<size_t>(g.x) * pxb, right = static_cast<size_t>(cols - g.x) * pxb;
+    for (ssize_t y = 0; y < rows; ++y) {
+        uint8_t* dst = px->row(static_cast<int>(y < g.y ? y : y + gh));
+        const uint8_t* src = p.row(static_cast<int>(y));
+        std::memcpy(dst, src, left);
+        std::memcpy(dst + left + static_cast<size_t>(gw) * pxb, src + left, right);
+    }
+    return {in.derive_scaled(std::move(px))};
+}
+
 /// GetImageBoundingBox: first pixels that differ from the corners (top-left, top-right,
 /// bottom-left), with -fuzz as ImageMagick's IsMagickColorSimilar measures it.
 RectangleInfo bounding_box(const Image& in) {
@@ -396,6 +444,12 @@ extern const OpSpec border_op{.names = {"-border"},
                               .demand = Demand::metadata,
                               .summary = "surround image with a border of color",
                               .run = &run_border};
+extern const OpSpec splice_op{.names = {"-splice"},
+                              .kind = OpKind::simple,
+                              .arity = 1,
+                              .demand = Demand::metadata,
+                              .summary = "splice the background color into the image",
+                              .run = &run_splice};
 extern const OpSpec trim_op{.names = {"-trim"},
                             .kind = OpKind::simple,
                             .arity = 0,
