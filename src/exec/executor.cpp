@@ -1,5 +1,6 @@
 #include "src/exec/executor.h"
 
+#include <dlfcn.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -476,12 +477,46 @@ void persist_settings(::ImageInfo* info, const std::vector<std::string>& seg, Di
     ex.drain(diag);
 }
 
+/// ImageMagick's Fourier transforms (fourier.c) run one OpenMP section per channel, each
+/// rewriting whole rows of the same two output images. In a memory cache the rows are the pixels
+/// themselves; in a map or disk cache they are copies, so the channels overwrite each other's
+/// rows and the result changes from run to run (MAGICK_THREAD_LIMIT does not reach sections).
+/// Those calls run on one OpenMP thread (libgomp is ImageMagick's, so found at run time).
+class SerialOpenMP {
+public:
+    explicit SerialOpenMP(const std::vector<std::string>& tokens) {
+        bool fourier = false;
+        for (const std::string& t : tokens)
+            fourier |= t.size() == 4 && (t[0] == '-' || t[0] == '+') &&
+                       (!strcasecmp(t.c_str() + 1, "fft") || !strcasecmp(t.c_str() + 1, "ift"));
+        if (!fourier) return;
+        auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+        set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+        if (!get || !set_) {
+            set_ = nullptr;
+            return;
+        }
+        old_ = get();
+        set_(1);
+    }
+    ~SerialOpenMP() {
+        if (set_) set_(old_);
+    }
+    SerialOpenMP(const SerialOpenMP&) = delete;
+    SerialOpenMP& operator=(const SerialOpenMP&) = delete;
+
+private:
+    void (*set_)(int) = nullptr;
+    int old_ = 1;
+};
+
 }  // namespace
 
 bool Executor::bridge_list(::ImageInfo* info, const std::vector<std::string>& tokens, ImageList& images) {
     ::Image* list = to_magick_list(images, ctx_.diag);
     magick::Exception ex;
     Argv a(tokens);
+    SerialOpenMP serial(tokens);
     bool ok = MogrifyImageList(info, a.argc(), a.argv(), &list, ex) != MagickFalse;
     if (ex.drain(ctx_.diag)) ok = false;
     images = from_magick_list(list);
