@@ -321,20 +321,32 @@ std::vector<Image> run_splice(Image& in, OpCall& call) {
     const ssize_t cols = in.width(), rows = in.height();
     if (g.x < 0 || g.y < 0 || g.x > cols || g.y > rows) throw Decline{"splice outside the image"};
     if (static_cast<double>(cols + gw) * static_cast<double>(rows + gh) > 1e12) throw Decline{"huge splice"};
-    const ::Image* s = in.shell();
+    // SetImageBackgroundColor on the new image first transforms a Gray one to (linear) RGB for
+    // a colour background, which only relabels it here as the image's pixels are then copied
+    // unchanged, and gives an opaque one alpha for a translucent background.
+    const Colour bg = colour_of(in.shell()->background_color);
+    Image src = in;
+    const Layout il = in.layout();
+    const bool to_rgb = il.gray() && !bg.gray(), to_alpha = !bg.opaque() && !il.alpha;
+    if (to_rgb && in.shell()->colorspace != GRAYColorspace) throw Decline{"colour on linear gray"};
+    if ((to_rgb || to_alpha) && !il.cmyk()) {
+        ::Image* m = src.make_magick(call.ctx.diag);
+        if (to_rgb) SetImageColorspace(m, RGBColorspace);
+        if (to_alpha) SetImageAlphaChannel(m, OpaqueAlphaChannel);
+        src.make_native(call.ctx.diag);
+    }
     Layout l;
-    auto px = canvas(in, static_cast<int>(cols + gw), static_cast<int>(rows + gh),
-                     colour_of(s->background_color), l);
-    const Pixels& p = in.pixels();
+    auto px = canvas(src, static_cast<int>(cols + gw), static_cast<int>(rows + gh), bg, l);
+    const Pixels& p = src.pixels();
     const size_t pxb = static_cast<size_t>(p.channels()) * p.bytes_per_sample();
     const size_t left = static_cast<size_t>(g.x) * pxb, right = static_cast<size_t>(cols - g.x) * pxb;
     for (ssize_t y = 0; y < rows; ++y) {
         uint8_t* dst = px->row(static_cast<int>(y < g.y ? y : y + gh));
-        const uint8_t* src = p.row(static_cast<int>(y));
-        std::memcpy(dst, src, left);
-        std::memcpy(dst + left + static_cast<size_t>(gw) * pxb, src + left, right);
+        const uint8_t* from = p.row(static_cast<int>(y));
+        std::memcpy(dst, from, left);
+        std::memcpy(dst + left + static_cast<size_t>(gw) * pxb, from + left, right);
     }
-    return {in.derive_scaled(std::move(px))};
+    return {src.derive_scaled(std::move(px))};
 }
 
 /// GetImageBoundingBox: first pixels that differ from the corners (top-left, top-right,
