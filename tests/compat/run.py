@@ -244,11 +244,11 @@ def main():
     if opts.shared:
         corpus = find_shared(os.path.dirname(__file__))
         if not corpus or not os.path.exists(os.path.join(corpus, "corpus.txt")):
-            print("compat: ../shared/compat not found; SKIPPED")
+            print("SKIPPED: compat-shared: ../shared/compat not found")
             return SKIP
     corpus_file, make_inputs = os.path.join(corpus, "corpus.txt"), os.path.join(corpus, "make-inputs.sh")
     if not os.path.exists(corpus_file) or not os.path.exists(make_inputs):
-        print(f"compat: no corpus in {corpus}; SKIPPED")
+        print(f"SKIPPED: compat: no corpus in {corpus}")
         return SKIP
     names = placeholders(make_inputs)
     mtool = os.path.abspath(opts.mtool)
