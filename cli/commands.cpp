@@ -119,7 +119,6 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
     magick::InfoPtr info(AcquireImageInfo());
     bool ok = true;
     bool verbose = false;
-    bool any_file = false;
     ctx.netcache_reads = false;
     // ImageMagick pings until the first option, and reads pixels after any option but -ping.
     // Native codecs report the same header facts either way, so they keep pinging unless the
@@ -150,7 +149,6 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
             i += arity;
             continue;
         }
-        any_file = true;
         {
             const char* format = GetImageOption(info.get(), "format");
             ctx.native_ping = !verbose && (!format || header_only_format(format));
@@ -200,9 +198,8 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
         }
         std::fflush(stdout);
     }
-    if (!any_file)
-        throw Error(Severity::option_error, exec::option_message("MissingAnImageFilename"), args.back(),
-                    identify_parser.where_fixed("MissingAnImageFilename"));
+    // identify.c's "missing an image filename" check after its loop can never fire (the loop
+    // always ends at argc): options and no file succeed, printing nothing.
     return ctx.exit_status(ok);
 }
 
@@ -259,12 +256,21 @@ int run_mogrify(Context& ctx, std::vector<std::string>& raw) {
             i += static_cast<size_t>(arity);
             continue;
         }
+        // -dft and -idft pass mogrify's parser but neither MogrifyImage nor MogrifyImageList has
+        // a branch for them: the file is only rewritten.
+        if (a.size() > 1 && (!strcasecmp(a.c_str() + 1, "dft") || !strcasecmp(a.c_str() + 1, "idft"))) {
+            i += static_cast<size_t>(arity);
+            continue;
+        }
         for (int k = 0; k <= arity; ++k) options.push_back(args[i + static_cast<size_t>(k)]);
         i += static_cast<size_t>(arity);
     }
-    if (jobs.empty())
-        throw Error(Severity::option_error, exec::option_message("MissingAnImageFilename"),
-                    args.empty() ? "" : args.back(), mogrify_parser.where_fixed("MissingAnImageFilename"));
+    // As mogrify.c: no arguments print the usage; options without a file succeed doing nothing
+    // (its "missing an image filename" check after the loop can never fire).
+    if (raw.empty()) {
+        usage("mogrify");
+        return 0;
+    }
     int worst = 0;
     for (const Job& job : jobs) {
         // convert OPTIONS FILE OUT: as in mogrify.c, the options set before the read (the

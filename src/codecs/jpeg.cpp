@@ -295,6 +295,23 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     const int out_ch = l.gray() || gray_pixels(image, req) ? 1 : 3;
     std::vector<JSAMPLE> row(static_cast<size_t>(px.width()) * out_ch);
 
+    // Huffman optimisation (ImageMagick's default, as long as its memory resource allows) makes
+    // libjpeg keep every DCT coefficient of the image until the end: 2 bytes per sample per
+    // component at the sampling used. mtool optimises when that buffer is no larger than the
+    // pixels already held (e.g. 4:2:0) or fits in half the memory budget, which it is then
+    // charged to (strips make room); otherwise it writes standard tables: identical pixels, a
+    // few per cent larger file. -define jpeg:optimize-coding=true|false decides explicitly.
+    const double luma = static_cast<double>(px.width()) * px.height();
+    const double coef = 2.0 * (out_ch == 1 ? luma : luma * (1.0 + 2.0 / (p.h_samp * p.v_samp)));
+    const bool beyond_pixels = coef > static_cast<double>(px.size_bytes());
+    const volatile bool optimize = [&] {  // volatile: read after the setjmp below
+        if (const char* o = GetImageOption(req.info, "jpeg:optimize-coding"))
+            return IsStringTrue(o) != MagickFalse;
+        return !beyond_pixels || coef <= static_cast<double>(px.manager().budgets().memory) / 2;
+    }();
+    cache::Scratch coefficients;
+    if (optimize && beyond_pixels) coefficients = cache::Scratch(px.manager(), static_cast<uint64_t>(coef));
+
     jpeg_compress_struct c;
     std::memset(&c, 0, sizeof c);
     JpegGuard<jpeg_compress_struct> guard{&c};
@@ -316,19 +333,7 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, p.quality, TRUE);
     c.dct_method = p.quality <= 90 ? JDCT_IFAST : JDCT_ISLOW;  // ImageMagick's choice
-    // Huffman optimisation (ImageMagick's default) makes libjpeg keep every DCT coefficient of
-    // the image until the end: 2 bytes per sample per component at the sampling used. mtool
-    // keeps it when that buffer is no larger than the pixels already held (e.g. 4:2:0), and
-    // otherwise writes standard tables: identical pixels, a few per cent larger file, half the
-    // peak memory. -define jpeg:optimize-coding=true|false decides explicitly.
-    {
-        const double luma = static_cast<double>(px.width()) * px.height();
-        const double coef = 2.0 * (out_ch == 1 ? luma : luma * (1.0 + 2.0 / (p.h_samp * p.v_samp)));
-        bool optimize = coef <= static_cast<double>(px.size_bytes());
-        if (const char* o = GetImageOption(req.info, "jpeg:optimize-coding"))
-            optimize = IsStringTrue(o) != MagickFalse;
-        c.optimize_coding = optimize ? TRUE : FALSE;
-    }
+    c.optimize_coding = optimize ? TRUE : FALSE;
     if (out_ch == 3) {
         c.comp_info[0].h_samp_factor = p.h_samp;
         c.comp_info[0].v_samp_factor = p.v_samp;

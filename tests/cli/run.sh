@@ -127,4 +127,23 @@ for args in "rose: -page +20+20 rose: rose: -negate" "rose: -page +20+20 -negate
   want=$($IM $args -format '%g,' info: 2>&1); got=$("$MTOOL" $args -format '%g,' info: 2>&1)
   check "page geometry after: $args ($got vs $want)" [ "$got" = "$want" ]
 done
+# JPEG files as ImageMagick writes them, byte for byte (optimised Huffman tables as its memory
+# resource allows); under a tight memory limit standard tables, the same pixels.
+$IM -seed 5 -size 300x200 plasma: -quality 90 p.jpg
+for args in "p.jpg -resize 50%" "p.jpg -colorspace Gray" "p.jpg -quality 75 -sampling-factor 2x2" "in.png"; do
+  $IM $args im.jpg; "$MTOOL" $args mt.jpg
+  check "JPEG bytes as ImageMagick's: $args" cmp -s im.jpg mt.jpg
+done
+"$MTOOL" -limit memory 64KiB p.jpg -resize 50% lim.jpg
+$IM p.jpg -resize 50% im.jpg
+check "JPEG under -limit memory 64KiB: ImageMagick's pixels" [ "$(/usr/bin/compare -metric AE lim.jpg im.jpg null: 2>&1)" = 0 ]
+# identify and mogrify with options and no file succeed silently, as their loops end there;
+# mogrify -dft / -idft are parsed and do nothing.
+for args in "identify -verbose" "identify +list" "identify -ping" "mogrify -verbose" "mogrify -resize 50%"; do
+  want=$(/usr/bin/$args 2>&1; echo "rc=$?"); got=$("$MTOOL" $args 2>&1; echo "rc=$?")
+  check "$args without a file as ImageMagick ($got)" [ "$got" = "$want" ]
+done
+cp p.jpg d1.jpg; cp p.jpg d2.jpg
+/usr/bin/mogrify -dft d1.jpg; "$MTOOL" mogrify -dft d2.jpg; rc=$?
+check "mogrify -dft: exit 0, the file rewritten as ImageMagick rewrites it" [ $rc = 0 ] && cmp -s d1.jpg d2.jpg
 finish
