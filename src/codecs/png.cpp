@@ -403,6 +403,23 @@ void write_png(Image& image, const WriteRequest& req) {
         throw Decline{"settings"};
     Plan plan = plan_for(req.magick, px, l, s);
     if (req.info->depth == 8 && plan.bit_depth == 16) plan.bit_depth = 8;
+    // ImageMagick's writer records the background colour (bKGD) and counts it among the image's
+    // colours: gray pixels with a colour background are written in colour (left to it), and a
+    // palette gains the background as its last entry when it is not already there.
+    const PixelPacket& bgq = s->background_color;
+    auto q8 = [](Quantum v) { return static_cast<uint32_t>(ScaleQuantumToChar(v)); };
+    const uint32_t bg8 =
+        q8(bgq.red) | q8(bgq.green) << 8 | q8(bgq.blue) << 16 | (255 - q8(bgq.opacity)) << 24;
+    if ((plan.color_type == PNG_COLOR_TYPE_GRAY || plan.color_type == PNG_COLOR_TYPE_GRAY_ALPHA) &&
+        !(bgq.red == bgq.green && bgq.green == bgq.blue))
+        throw Decline{"colour background of gray pixels"};
+    if (plan.color_type == PNG_COLOR_TYPE_PALETTE &&
+        std::find(plan.palette.begin(), plan.palette.end(), bg8) == plan.palette.end()) {
+        if ((bg8 >> 24) != 255 || plan.palette.size() >= 256) throw Decline{"background outside the palette"};
+        plan.palette.push_back(bg8);
+        const size_t n = plan.palette.size();
+        plan.bit_depth = n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8;
+    }
     std::unordered_map<uint32_t, int> index;
     for (size_t i = 0; i < plan.palette.size(); ++i) index[plan.palette[i]] = static_cast<int>(i);
     Compression comp = compression(req.info, plan.color_type);
@@ -462,6 +479,21 @@ void write_png(Image& image, const WriteRequest& req) {
         }
         png_set_PLTE(png, info, pal.data(), static_cast<int>(pal.size()));
         if (!trns.empty()) png_set_tRNS(png, info, trns.data(), static_cast<int>(trns.size()), nullptr);
+    }
+    {
+        png_color_16 b{};
+        auto scale = [&](Quantum v) {
+            if (plan.bit_depth == 16) return static_cast<png_uint_16>(v);
+            const unsigned max = (1u << plan.bit_depth) - 1;
+            return static_cast<png_uint_16>((static_cast<unsigned>(v) * max + 32767u) / 65535u);
+        };
+        if (plan.color_type == PNG_COLOR_TYPE_PALETTE)
+            b.index = static_cast<png_byte>(index.at(bg8));
+        else if (plan.color_type == PNG_COLOR_TYPE_GRAY || plan.color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
+            b.gray = scale(bgq.red);
+        else
+            b.red = scale(bgq.red), b.green = scale(bgq.green), b.blue = scale(bgq.blue);
+        png_set_bKGD(png, info, &b);
     }
     if (s->gamma > 0) png_set_gAMA(png, info, s->gamma);
     const ChromaticityInfo& cr = s->chromaticity;

@@ -146,4 +146,29 @@ done
 cp p.jpg d1.jpg; cp p.jpg d2.jpg
 /usr/bin/mogrify -dft d1.jpg; "$MTOOL" mogrify -dft d2.jpg; rc=$?
 check "mogrify -dft: exit 0, the file rewritten as ImageMagick rewrites it" [ $rc = 0 ] && cmp -s d1.jpg d2.jpg
+# PNG chunks as ImageMagick writes them: bKGD holds the background colour, which counts among the
+# image's colours (gray pixels with a colour background are written in colour; a palette gains
+# the background as an entry). Palette order aside.
+pngchunks() { python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read(); i = 8; out = []
+while i < len(d):
+    n = struct.unpack('>I', d[i:i + 4])[0]; t = d[i + 4:i + 8].decode(); body = d[i + 8:i + 8 + n]
+    if t == 'IHDR': out.append('IHDR %d/%d' % (body[8], body[9]))
+    if t == 'PLTE': out.append('PLTE %d last %s' % (n // 3, body[-3:].hex()))
+    if t in ('bKGD', 'tRNS'): out.append(t + ' ' + body.hex())
+    i += 12 + n
+print(' '.join(out))
+PY
+}
+$IM -size 20x20 plasma: -depth 8 c8.png; $IM -size 20x20 gradient: -colorspace gray -depth 8 g8.png
+$IM -size 20x20 gradient: -colorspace gray -depth 16 g16.png; $IM -size 20x20 plasma: -colors 16 -depth 8 p16.png
+for f in c8.png g8.png g16.png p16.png; do
+  for bg in "" red gray50 "#123456"; do
+    set -- $f; [ -n "$bg" ] && set -- $f -background "$bg"
+    $IM "$@" im.png; "$MTOOL" "$@" mt.png
+    want=$(pngchunks im.png); got=$(pngchunks mt.png)
+    check "PNG chunks of $* as ImageMagick's ($got | $want)" [ "$got" = "$want" ]
+  done
+done
 finish
