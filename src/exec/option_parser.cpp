@@ -1,6 +1,8 @@
 #include "src/exec/option_parser.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "src/core/error.h"
@@ -134,26 +136,85 @@ int OptionParser::arity(const std::string& option) const {
     return -1;
 }
 
+namespace {
+
+/// The line of the installed library's throw for an unknown option of `tool` (its `z' branch),
+/// or 0 when it cannot be read.
+int probe_unknown_option_line(Tool tool) {
+    magick::InfoPtr info(AcquireImageInfo());
+    ExceptionInfo* ex = AcquireExceptionInfo();
+    const char* name = tool == Tool::identify ? "identify" : tool == Tool::mogrify ? "mogrify" : "convert";
+    char a0[16], a1[] = "-zzmtoolprobe", a2[] = "mtool-probe-no-such-file";
+    std::strcpy(a0, name);
+    char* argv[] = {a0, a1, a2, nullptr};
+    char* meta = nullptr;
+    switch (tool) {
+        case Tool::convert:
+            ConvertImageCommand(info.get(), 3, argv, &meta, ex);
+            break;
+        case Tool::identify:
+            IdentifyImageCommand(info.get(), 3, argv, &meta, ex);
+            break;
+        case Tool::mogrify:
+            MogrifyImageCommand(info.get(), 3, argv, &meta, ex);
+            break;
+    }
+    if (meta) RelinquishMagickMemory(meta);
+    int line = 0;
+    if (ex->reason) {
+        const std::string r = ex->reason;
+        const std::string want = std::string(table(tool).where.location) + "/";
+        if (auto at = r.rfind(want); at != std::string::npos) line = std::atoi(r.c_str() + at + want.size());
+    }
+    DestroyExceptionInfo(ex);
+    return line;
+}
+
+}  // namespace
+
+int installed_line(Tool tool, int table_line) {
+    static std::once_flag once[3];
+    static int shift[3];
+    const int k = static_cast<int>(tool);
+    std::call_once(once[k], [&] {
+        // The table's line for that throw: the `z' branch, or the default one when there is none.
+        int z = 0;
+        for (const Letter* l = table(tool).letters; l->letter && !z; ++l)
+            if (l->letter == 'z') z = l->line;
+        for (const Letter* l = table(tool).letters; l->letter && !z; ++l)
+            if (l->letter == '?') z = l->line;
+        const int probed = probe_unknown_option_line(tool);
+        shift[k] = probed > 0 && z > 0 ? probed - z : 0;
+    });
+    return table_line + shift[k];
+}
+
+namespace {
+std::string at_line(Tool tool, int line) {
+    return std::string(table(tool).where.location) + "/" + std::to_string(installed_line(tool, line));
+}
+}  // namespace
+
 std::string OptionParser::where() const { return table(tool_).where.location; }
 
 std::string OptionParser::where_for(const std::string& option, const std::string& tag) const {
     const Table& t = table(tool_);
     for (const Line* l = t.lines; l->option; ++l)
         if (same_name(l->option, option) && std::strncmp(l->tag, tag.c_str(), tag.size()) == 0)
-            return where() + "/" + std::to_string(l->line);
+            return at_line(tool_, l->line);
     if (tag == "UnrecognizedOption") {
         const char letter = option.size() > 1 ? option[1] : '?';
         for (const Letter* l = t.letters; l->letter; ++l)
-            if (l->letter == letter) return where() + "/" + std::to_string(l->line);
+            if (l->letter == letter) return at_line(tool_, l->line);
         for (const Letter* l = t.letters; l->letter; ++l)
-            if (l->letter == '?') return where() + "/" + std::to_string(l->line);
+            if (l->letter == '?') return at_line(tool_, l->line);
     }
     return where();
 }
 
 std::string OptionParser::where_fixed(const char* tag, int index) const {
     for (const Fixed* f = table(tool_).fixed; f->tag; ++f)
-        if (!std::strcmp(f->tag, tag) && f->index == index) return where() + "/" + std::to_string(f->line);
+        if (!std::strcmp(f->tag, tag) && f->index == index) return at_line(tool_, f->line);
     return where();
 }
 
@@ -172,7 +233,7 @@ int OptionParser::check(const std::vector<std::string>& args, size_t i, size_t e
             std::string location = where();
             for (const Line* l = t.lines; l->option; ++l)
                 if (same_name(l->option, option) && !std::strcmp(l->tag, "MissingArgument") && seen++ <= k)
-                    location = where() + "/" + std::to_string(l->line);
+                    location = at_line(tool_, l->line);
             throw Error(Severity::option_error, option_message("MissingArgument"), option, location);
         }
         const std::string& value = args[i + 1 + static_cast<size_t>(k)];
@@ -180,7 +241,7 @@ int OptionParser::check(const std::vector<std::string>& args, size_t i, size_t e
             if (c->arg != k || (c->sign != '*' && c->sign != option[0]) || !same_name(c->option, option) ||
                 check_passes(*c, value))
                 continue;
-            const std::string location = where() + "/" + std::to_string(c->line);
+            const std::string location = at_line(tool_, c->line);
             if (std::strcmp(c->tag, "InvalidArgument") == 0) {
                 const std::string text = option_message("InvalidArgument") + " `" +
                                          (t.where.swapped ? value : option) +

@@ -35,6 +35,13 @@ private:
     Tool tool_;
 };
 
+/// The line in the installed ImageMagick's source of `tool`'s command file (convert.c,
+/// identify.c, mogrify.c) for a line of the tables, which hold the lines of the build they were
+/// generated against. Debian's security updates move those files' lines (6.9.11.60+dfsg-1.6
+/// +deb12u11 and +deb12u15 differ by 5 in convert.c); the shift is measured once, when a message
+/// first needs it, from the installed library's own throw for an unknown option.
+int installed_line(Tool tool, int table_line);
+
 /// Whether `-list WHAT` names a list only mtool has ("operator"): the parsers' check of the
 /// argument does not apply to it.
 bool is_mtool_list(const std::string& what);

@@ -4,14 +4,17 @@
 #include <cstdlib>
 
 #include "src/exec/executor.h"
+#include "src/exec/option_parser.h"
 #include "src/ops/specs.h"
 
 namespace mtool::ops {
 namespace {
 
 // MogrifyImageList's reports (mogrify.c in Debian's 6.9.11 build) and CloneImages'.
-constexpr const char* kInsertWhere = "mogrify.c/MogrifyImageList/8317";
-constexpr const char* kSwapWhere = "mogrify.c/MogrifyImageList/8803";
+// MogrifyImageList's throws, at the installed mogrify.c's lines (see exec::installed_line).
+std::string mogrify_list_where(int line) {
+    return "mogrify.c/MogrifyImageList/" + std::to_string(exec::installed_line(exec::Tool::mogrify, line));
+}
 constexpr const char* kCloneWhere = "list.c/CloneImages/294";
 
 void run_delete(std::vector<Image>& list, OpCall& call) {
@@ -35,7 +38,8 @@ void run_swap(std::vector<Image>& list, OpCall& call) {
     if (a < 0) a += n;
     if (b < 0) b += n;
     if (a < 0 || b < 0 || a >= n || b >= n)
-        throw Error(Severity::option_error, "no such image", list.front().shell()->filename, kSwapWhere);
+        throw Error(Severity::option_error, "no such image", list.front().shell()->filename,
+                    mogrify_list_where(8803));
     std::swap(list[static_cast<size_t>(a)], list[static_cast<size_t>(b)]);
 }
 
@@ -59,7 +63,7 @@ void run_insert(std::vector<Image>& list, OpCall& call) {
     long after = index - 1;
     if (after < 0) after += n;
     if (after < 0 || after >= n)
-        throw Error(Severity::option_error, "no such image", call.arg(0), kInsertWhere);
+        throw Error(Severity::option_error, "no such image", call.arg(0), mogrify_list_where(8317));
     list.insert(list.begin() + after + 1, std::move(last));
 }
 
