@@ -154,7 +154,17 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
             ctx.native_ping = !verbose && (!format || header_only_format(format));
         }
         exec::ImageList images;
-        if (!engine.read(info.get(), a, images)) ok = false;
+        {
+            // identify.c reads with a copy of its settings whose verbose is off: -verbose is
+            // for the report on stdout, not ReadImage's one-line summary on stderr.
+            const MagickBooleanType v = info->verbose;
+            info->verbose = MagickFalse;
+            if (!engine.read(info.get(), a, images)) ok = false;
+            info->verbose = v;
+            // What that read leaves behind in ImageMagick (the report lists it among artifacts).
+            if (v)
+                for (auto& img : images) SetImageArtifact(img.shell(), "verbose", "true");
+        }
         const char* format = GetImageOption(info.get(), "format");
         size_t n = images.size();
         for (size_t k = 0; k < n; ++k) {

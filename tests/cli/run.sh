@@ -171,4 +171,13 @@ for f in c8.png g8.png g16.png p16.png; do
     check "PNG chunks of $* as ImageMagick's ($got | $want)" [ "$got" = "$want" ]
   done
 done
+# identify -verbose: the report on stdout as ImageMagick's (timings and dates aside), nothing on
+# stderr (ReadImage's one-line summary is not printed there).
+vmask() { grep -v "Elapsed\|User time\|date:\|Pixels per\|Filesize\|Number pixels"; }
+for f in c8.png g16.png p16.png p.jpg; do
+  err=$("$MTOOL" identify -verbose $f 2>&1 >/dev/null)
+  check "identify -verbose $f: nothing on stderr ($err)" [ -z "$err" ]
+  check "identify -verbose $f: ImageMagick's report" \
+    diff <("$MTOOL" identify -verbose $f | vmask) <(/usr/bin/identify -verbose $f | vmask)
+done
 finish
