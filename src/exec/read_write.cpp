@@ -128,6 +128,8 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                     codecs::ReadRequest req{t.path, nullptr,     pinging ? pinging.get() : info,
                                             ctx_,   shrink_hint, pinging != nullptr};
                     out.push_back(codec->read(req));
+                    // As ReadImage under -verbose: the one-line summary of what was read.
+                    if (info->verbose) IdentifyImage(out.back().shell(), stderr, MagickFalse);
                     return true;
                 } catch (const Error& e) {
                     ctx_.diag.add(e);
@@ -197,7 +199,20 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
             throw;
         }
         magick::Exception ex;
-        bool ok = WriteImages(info, list, out.name.c_str(), ex) != MagickFalse;
+        // WriteImage's -verbose summary would name the staged file: it is printed here instead,
+        // with the user's names (once for a file that holds every frame, else per frame).
+        // (info: and the like print the verbose report itself: they keep the setting.)
+        const bool to_file = !writes_no_file(magick_name) && strcasecmp(magick_name.c_str(), "INFO") != 0;
+        magick::InfoPtr quiet = magick::clone_info(info);
+        if (to_file) quiet->verbose = MagickFalse;
+        bool ok = WriteImages(quiet.get(), list, out.name.c_str(), ex) != MagickFalse;
+        if (ok && info->verbose && to_file)
+            for (::Image* p = list; p; p = single ? nullptr : p->next) {
+                const std::string staged = p->filename;
+                CopyMagickString(p->filename, out.user_text(staged).c_str(), MaxTextExtent);
+                IdentifyImage(p, stderr, MagickFalse);
+                CopyMagickString(p->filename, staged.c_str(), MaxTextExtent);
+            }
         // Messages name the user's file, never the staging directory.
         Diagnostics got;
         bool error = ex.drain(got);
@@ -270,9 +285,20 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
             throw file_error(Severity::file_open_error, "unable to write image", shown, err,
                              "blob.c/WriteBlob");
         }
+        const long written = std::ftell(f);
         if (std::fclose(f) != 0)
             throw file_error(Severity::file_open_error, "unable to write image", shown, errno,
                              "blob.c/WriteBlob");
+        if (info->verbose) {
+            // As WriteImage under -verbose: the one-line summary of what was written, on stderr.
+            ::Image* s = img.shell();
+            CopyMagickString(s->filename, shown.c_str(), MaxTextExtent);
+            s->extent = written > 0 ? static_cast<MagickSizeType>(written) : 0;
+            const bool linked = images.size() > 1;
+            if (linked) s->next = s;  // any neighbour: the summary then names the scene
+            IdentifyImage(s, stderr, MagickFalse);
+            if (linked) s->next = nullptr;
+        }
         CopyMagickString(img.shell()->filename, path.c_str(), MaxTextExtent);
     }
     stage->commit();

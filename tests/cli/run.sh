@@ -180,4 +180,13 @@ for f in c8.png g16.png p16.png p.jpg; do
   check "identify -verbose $f: ImageMagick's report" \
     diff <("$MTOOL" identify -verbose $f | vmask) <(/usr/bin/identify -verbose $f | vmask)
 done
+# -verbose: ReadImage's and WriteImage's one-line summaries on stderr, with the user's names
+# (never a staged path); file sizes, colour counts and timings aside.
+$IM -size 30x20 gradient:red-blue -depth 8 v.png; $IM v.png v.png -loop 0 v.gif
+smask() { sed -E 's/ [0-9.]+[KMG]?i?B / /; s/ [0-9]+c / /; s/[0-9.]+u [0-9:.]+$//'; }
+for args in "v.png -verbose o.png" "-verbose v.png -negate o.png" "v.png -verbose o.jpg" "v.gif -verbose o.gif" \
+            "v.gif -verbose +adjoin o%d.gif" "v.gif -verbose o.png" "v.png -verbose o.tif"; do
+  want=$($IM $args 2>&1 >/dev/null | smask); got=$("$MTOOL" $args 2>&1 >/dev/null | smask)
+  check "-verbose summaries of [$args] as ImageMagick's ($got | $want)" [ "$got" = "$want" ]
+done
 finish
