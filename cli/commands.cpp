@@ -119,6 +119,7 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
     magick::InfoPtr info(AcquireImageInfo());
     bool ok = true;
     bool verbose = false;
+    std::vector<std::string> options;  // every option so far, as identify.c's FireImageStack sees them
     ctx.netcache_reads = false;
     // ImageMagick pings until the first option, and reads pixels after any option but -ping.
     // Native codecs report the same header facts either way, so they keep pinging unless the
@@ -146,6 +147,7 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
             if (a == "-regard-warnings") ctx.regard_warnings = true;
             ok &= apply_settings(info.get(), tokens, ctx);
             if (a == "-ping") info->ping = MagickTrue;
+            options.insert(options.end(), tokens.begin(), tokens.end());
             i += arity;
             continue;
         }
@@ -164,6 +166,25 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
             // What that read leaves behind in ImageMagick (the report lists it among artifacts).
             if (v)
                 for (auto& img : images) SetImageArtifact(img.shell(), "verbose", "true");
+        }
+        // identify.c's FinalizeImageSettings after each read: every option given so far runs on
+        // what was read as MogrifyImages runs it (-crop, -colorspace, -depth, -alpha change the
+        // report), and the settings reach the images (-features, -moments, -unique, -set).
+        if (!images.empty() && !info->ping) {
+            std::vector<const char*> argv;
+            for (const std::string& t : options) argv.push_back(t.c_str());
+            argv.push_back("0");  // ImageMagick reads one word past some options
+            argv.push_back(nullptr);
+            magick::Exception ex;
+            {
+                ::Image* list = exec::to_magick_list(images, ctx.diag);
+                if (MogrifyImages(info.get(), MagickTrue, static_cast<int>(options.size()), argv.data(),
+                                  &list, ex) == MagickFalse)
+                    ok = false;
+                images = exec::from_magick_list(list);
+            }
+            for (auto& img : images) SyncImageSettings(info.get(), img.shell());
+            if (ex.drain(ctx.diag)) ok = false;
         }
         const char* format = GetImageOption(info.get(), "format");
         size_t n = images.size();
