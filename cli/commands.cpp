@@ -293,6 +293,25 @@ int run_mogrify(Context& ctx, std::vector<std::string>& raw) {
             i += static_cast<size_t>(arity);
             continue;
         }
+        // Each file runs as convert would run these options; where mogrify's parser gives an
+        // option more words than convert's (+blur 0x2, -smush 5 5), they are passed as
+        // MogrifyImage uses them: +blur, +kuwahara and +unsharp read their argument whatever
+        // the sign (the - form), the others ignore what convert's parser would not take.
+        static const exec::OptionParser convert_parser(exec::Tool::convert);
+        const int taken = convert_parser.arity(a);
+        if (taken >= 0 && taken < arity) {
+            const char* name = a.c_str() + 1;
+            const bool sign_blind =
+                !strcasecmp(name, "blur") || !strcasecmp(name, "kuwahara") || !strcasecmp(name, "unsharp");
+            if (sign_blind && a[0] == '+' && convert_parser.arity("-" + a.substr(1)) == arity) {
+                options.push_back("-" + a.substr(1));
+                for (int k = 1; k <= arity; ++k) options.push_back(args[i + static_cast<size_t>(k)]);
+            } else {
+                for (int k = 0; k <= taken; ++k) options.push_back(args[i + static_cast<size_t>(k)]);
+            }
+            i += static_cast<size_t>(arity);
+            continue;
+        }
         for (int k = 0; k <= arity; ++k) options.push_back(args[i + static_cast<size_t>(k)]);
         i += static_cast<size_t>(arity);
     }
