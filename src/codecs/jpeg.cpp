@@ -307,6 +307,11 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     const volatile bool optimize = [&] {  // volatile: read after the setjmp below
         if (const char* o = GetImageOption(req.info, "jpeg:optimize-coding"))
             return IsStringTrue(o) != MagickFalse;
+        // ImageMagick's own test: its memory resource can take one byte per sample of the image
+        // (false under -limit memory 0, so the tiers write what ImageMagick writes there).
+        const MagickSizeType length = static_cast<MagickSizeType>(out_ch) * px.width() * px.height();
+        if (AcquireMagickResource(MemoryResource, length) == MagickFalse) return false;
+        RelinquishMagickResource(MemoryResource, length);
         return !beyond_pixels || coef <= static_cast<double>(px.manager().budgets().memory) / 2;
     }();
     cache::Scratch coefficients;
