@@ -470,25 +470,33 @@ int NetCache::open_lock(int dfd, const std::string& name) const {
     return fd;
 }
 
+namespace {
+/// The counters of the stats file ("hits N" lines); a corrupt file counts from zero again.
+NetCacheStats parse_stats(const std::string& text) {
+    NetCacheStats s;
+    std::istringstream in(text);
+    std::string k;
+    uint64_t v;
+    while (in >> k >> v) {
+        if (k == "hits")
+            s.hits = v;
+        else if (k == "misses")
+            s.misses = v;
+        else if (k == "copies")
+            s.copies = v;
+        else if (k == "bytes_saved")
+            s.bytes_saved = v;
+    }
+    return s;
+}
+}  // namespace
+
 void NetCache::count(uint64_t hits, uint64_t misses, uint64_t copies, uint64_t saved) {
     int fd = open_lock(root_, "stats.lock");
     if (fd < 0) return;
     if (flock(fd, LOCK_EX) == 0) {
-        NetCacheStats s;
         struct stat st;
-        std::istringstream in(slurp_at(root_, "stats", &st).value_or(""));
-        std::string k;
-        uint64_t v;
-        while (in >> k >> v) {  // a corrupt file counts from zero again
-            if (k == "hits")
-                s.hits = v;
-            else if (k == "misses")
-                s.misses = v;
-            else if (k == "copies")
-                s.copies = v;
-            else if (k == "bytes_saved")
-                s.bytes_saved = v;
-        }
+        const NetCacheStats s = parse_stats(slurp_at(root_, "stats", &st).value_or(""));
         std::ostringstream out;
         out << "hits " << s.hits + hits << "\nmisses " << s.misses + misses << "\ncopies "
             << s.copies + copies << "\nbytes_saved " << s.bytes_saved + saved << "\n";
@@ -789,20 +797,7 @@ void NetCache::trim(uint64_t room) {
 }
 
 NetCacheStats NetCache::stats() const {
-    NetCacheStats s;
-    std::istringstream in(slurp_at(root_, "stats").value_or(""));
-    std::string k;
-    uint64_t v;
-    while (in >> k >> v) {
-        if (k == "hits")
-            s.hits = v;
-        else if (k == "misses")
-            s.misses = v;
-        else if (k == "copies")
-            s.copies = v;
-        else if (k == "bytes_saved")
-            s.bytes_saved = v;
-    }
+    NetCacheStats s = parse_stats(slurp_at(root_, "stats").value_or(""));
     for (const auto& e : scan())
         if (e.trusted) {
             ++s.entries;

@@ -24,12 +24,19 @@ void usage(const char* tool) {
     std::printf("Run `mtool -help` for the list of options and `man mtool` for details.\n");
 }
 
-/// Applies setting tokens to an ImageInfo as ImageMagick's tools do.
-bool apply_settings(::ImageInfo* info, const std::vector<std::string>& tokens, Context& ctx) {
+/// Tokens as an argv for ImageMagick's option handlers, which read one word past some options
+/// (see exec Argv).
+std::vector<const char*> magick_argv(const std::vector<std::string>& tokens) {
     std::vector<const char*> argv;
     for (auto& t : tokens) argv.push_back(t.c_str());
-    argv.push_back("0");  // ImageMagick reads one word past some options (see exec Argv)
+    argv.push_back("0");
     argv.push_back(nullptr);
+    return argv;
+}
+
+/// Applies setting tokens to an ImageInfo as ImageMagick's tools do.
+bool apply_settings(::ImageInfo* info, const std::vector<std::string>& tokens, Context& ctx) {
+    std::vector<const char*> argv = magick_argv(tokens);
     magick::Exception ex;
     MogrifyImageInfo(info, static_cast<int>(tokens.size()), argv.data(), ex);
     return !ex.drain(ctx.diag);
@@ -171,18 +178,13 @@ int run_identify(Context& ctx, std::vector<std::string>& raw) {
         // what was read as MogrifyImages runs it (-crop, -colorspace, -depth, -alpha change the
         // report), and the settings reach the images (-features, -moments, -unique, -set).
         if (!images.empty() && !info->ping) {
-            std::vector<const char*> argv;
-            for (const std::string& t : options) argv.push_back(t.c_str());
-            argv.push_back("0");  // ImageMagick reads one word past some options
-            argv.push_back(nullptr);
+            std::vector<const char*> argv = magick_argv(options);
             magick::Exception ex;
-            {
-                ::Image* list = exec::to_magick_list(images, ctx.diag);
-                if (MogrifyImages(info.get(), MagickTrue, static_cast<int>(options.size()), argv.data(),
-                                  &list, ex) == MagickFalse)
-                    ok = false;
-                images = exec::from_magick_list(list);
-            }
+            ::Image* list = exec::to_magick_list(images, ctx.diag);
+            if (MogrifyImages(info.get(), MagickTrue, static_cast<int>(options.size()), argv.data(), &list,
+                              ex) == MagickFalse)
+                ok = false;
+            images = exec::from_magick_list(list);
             for (auto& img : images) SyncImageSettings(info.get(), img.shell());
             if (ex.drain(ctx.diag)) ok = false;
         }
