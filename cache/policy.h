@@ -28,7 +28,7 @@ struct Budgets {
 
 /// Bytes currently charged to each tier.
 struct Usage {
-    uint64_t memory = 0, map = 0, disk = 0;
+    uint64_t memory = 0, map = 0, disk = 0, remote = 0;
 };
 
 /// Spill target for `bytes` leaving memory: MAP while it fits the map budget, else DISK, else

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cache/dpc.h"
 #include "src/core/error.h"
 
 namespace mtool::cache {
@@ -42,6 +43,18 @@ uint8_t* anonymous(uint64_t bytes) {
         throw Error(Severity::resource_limit_error, "memory allocation failed", current_label(),
                     "cache.c/AcquireCacheNexusPixels");
     return static_cast<uint8_t*>(p);
+}
+
+/// registry:cache:hosts (set by -define registry:cache:hosts=...), if any.
+std::optional<std::string> registry_hosts() {
+    std::optional<std::string> hosts;
+    ExceptionInfo* ex = AcquireExceptionInfo();
+    if (char* r = static_cast<char*>(GetImageRegistry(StringRegistryType, "cache:hosts", ex))) {
+        hosts = r;
+        RelinquishMagickMemory(r);
+    }
+    DestroyExceptionInfo(ex);
+    return hosts;
 }
 
 }  // namespace
@@ -187,7 +200,10 @@ void TierManager::inject_write_fault(int nth, int err) {
 }
 
 void TierManager::charge(Tier t, int64_t delta) {
-    uint64_t* u = t == Tier::memory ? &usage_.memory : t == Tier::map ? &usage_.map : &usage_.disk;
+    uint64_t* u = t == Tier::memory ? &usage_.memory
+                  : t == Tier::map  ? &usage_.map
+                  : t == Tier::disk ? &usage_.disk
+                                    : &usage_.remote;
     *u = static_cast<uint64_t>(static_cast<int64_t>(*u) + delta);
     TierStats& st = stats_[static_cast<int>(t)];
     st.resident = *u;
@@ -209,6 +225,15 @@ Strip* TierManager::create(uint64_t bytes, bool disk_only) {
     auto* s = new Strip;
     s->bytes = bytes;
     s->disk_only = disk_only;
+    return s;
+}
+
+Strip* TierManager::create(uint64_t bytes, bool disk_only, std::shared_ptr<StripGroup> group, uint32_t index,
+                           int y0) {
+    Strip* s = create(bytes, disk_only);
+    s->group = std::move(group);
+    s->index = index;
+    s->y0 = y0;
     return s;
 }
 
@@ -238,6 +263,8 @@ void TierManager::release_home(Strip* s) {
     } else if (s->home == Tier::disk) {
         disk_file_.release(s->offset, s->bytes);
         charge(Tier::disk, -static_cast<int64_t>(page_round(s->bytes)));
+    } else if (s->home == Tier::remote) {
+        charge(Tier::remote, -static_cast<int64_t>(s->bytes));  // the slot stays with the group's store
     }
     s->home = Tier::memory;
 }
@@ -260,19 +287,44 @@ void TierManager::evict(Strip* s) {
             } else {
                 to = spill_target(usage_, slot, b);
             }
+            if (!to && s->group) {
+                // Map and disk are full: the image's pixel server (opened on first need).
+                if (!s->group->remote) {
+                    std::optional<std::string> hosts = registry_hosts();
+                    if (!hosts) throw exhausted();
+                    s->group->remote = dpc::RemoteStore::open(dpc::parse_hosts(*hosts), s->group->strips,
+                                                              s->group->strip_bytes);
+                    remote_hosts_ = *hosts;
+                    ++stats_[static_cast<int>(Tier::remote)].round_trips;
+                    log("remote store for %llu strips on %s",
+                        static_cast<unsigned long long>(s->group->strips),
+                        s->group->remote->host().text().c_str());
+                }
+                to = Tier::remote;
+            }
             if (!to) throw exhausted();
-            SpillFile& f = *to == Tier::map ? map_file_ : disk_file_;
-            s->offset = f.allocate(slot, *to == Tier::map);
-            s->home = *to;
-            charge(*to, static_cast<int64_t>(slot));
+            if (*to == Tier::remote) {
+                s->home = Tier::remote;
+                charge(Tier::remote, static_cast<int64_t>(s->bytes));
+            } else {
+                SpillFile& f = *to == Tier::map ? map_file_ : disk_file_;
+                s->offset = f.allocate(slot, *to == Tier::map);
+                s->home = *to;
+                charge(*to, static_cast<int64_t>(slot));
+            }
         }
-        SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
-        if (fault_countdown_ > 0 && --fault_countdown_ == 0)
-            throw file_error(Severity::cache_error, "unable to write pixel cache", f.path(), fault_errno_,
-                             "cache.c/WritePixelCachePixels");
-        f.write(s->offset, s->frame, s->bytes);
-        s->dirty = false;
         TierStats& st = stats_[static_cast<int>(s->home)];
+        if (s->home == Tier::remote) {
+            s->group->remote->write(s->index, s->frame, s->bytes);
+            st.bytes += s->bytes;
+        } else {
+            SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
+            if (fault_countdown_ > 0 && --fault_countdown_ == 0)
+                throw file_error(Severity::cache_error, "unable to write pixel cache", f.path(), fault_errno_,
+                                 "cache.c/WritePixelCachePixels");
+            f.write(s->offset, s->frame, s->bytes);
+        }
+        s->dirty = false;
         ++st.tiles_out;
         st.seconds += seconds_since(t0);
     }
@@ -320,9 +372,15 @@ void TierManager::make_resident(Strip* s) {
         s->frame = anonymous(s->bytes);
         s->mapped = false;
         if (s->loaded && s->home != Tier::memory) {
-            SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
             try {
-                f.read(s->offset, s->frame, s->bytes);
+                if (s->home == Tier::remote) {
+                    s->group->remote->read(s->index, s->frame, s->bytes);
+                    ++stats_[static_cast<int>(Tier::remote)].round_trips;
+                    stats_[static_cast<int>(Tier::remote)].bytes += s->bytes;
+                } else {
+                    SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
+                    f.read(s->offset, s->frame, s->bytes);
+                }
             } catch (...) {
                 munmap(s->frame, slot);
                 s->frame = nullptr;
@@ -416,6 +474,16 @@ void TierManager::report(std::FILE* out) const {
             static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
             static_cast<unsigned long long>(s.evictions), s.seconds);
     }
+    const TierStats& r = stats_[static_cast<int>(Tier::remote)];
+    if (r.tiles_out || r.round_trips)
+        std::fprintf(
+            out,
+            "cache: tier REMOTE hosts %s resident %llu peak %llu tiles-in %llu tiles-out %llu round-trips "
+            "%llu bytes %llu seconds %.3f\n",
+            remote_hosts_.c_str(), static_cast<unsigned long long>(r.resident),
+            static_cast<unsigned long long>(r.peak), static_cast<unsigned long long>(r.tiles_in),
+            static_cast<unsigned long long>(r.tiles_out), static_cast<unsigned long long>(r.round_trips),
+            static_cast<unsigned long long>(r.bytes), r.seconds);
 }
 
 // ---- per-thread pins -------------------------------------------------------------------------

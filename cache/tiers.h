@@ -2,7 +2,8 @@
 // The tier manager: every native image's pixels live in strips (tiles of whole rows) that the
 // manager places in MEMORY (anonymous mappings, returned to the system on eviction), MAP (a
 // memory-mapped spill file, reached through windows that are unmapped when not in use) or DISK
-// (a pread/pwrite spill file). REMOTE is the seam for the distributed cache.
+// (a pread/pwrite spill file) or REMOTE (a pixel server of registry:cache:hosts, reached with
+// ImageMagick's distributed-cache protocol, cache/dpc.h) once the map and disk budgets are full.
 //
 // A strip is resident while pinned; pins are taken by Pixels::row() through a small per-thread
 // ring (so a row pointer stays valid until the thread has touched kPinRing other strips) or by
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -27,14 +29,16 @@
 namespace mtool::cache {
 
 struct TierStats {
-    uint64_t resident = 0;   ///< bytes charged to the tier now
-    uint64_t peak = 0;       ///< the most ever charged
-    uint64_t tiles_in = 0;   ///< strips loaded from the tier into memory (MAP/DISK)
-    uint64_t tiles_out = 0;  ///< strips written to the tier
-    uint64_t hits = 0;       ///< pins of strips already resident (MEMORY) / mapped (MAP)
-    uint64_t misses = 0;     ///< pins that had to load or map
-    uint64_t evictions = 0;  ///< strips pushed out of the tier
-    double seconds = 0;      ///< time spent writing and reading the tier
+    uint64_t resident = 0;     ///< bytes charged to the tier now
+    uint64_t peak = 0;         ///< the most ever charged
+    uint64_t tiles_in = 0;     ///< strips loaded from the tier into memory (MAP/DISK)
+    uint64_t tiles_out = 0;    ///< strips written to the tier
+    uint64_t hits = 0;         ///< pins of strips already resident (MEMORY) / mapped (MAP)
+    uint64_t misses = 0;       ///< pins that had to load or map
+    uint64_t evictions = 0;    ///< strips pushed out of the tier
+    double seconds = 0;        ///< time spent writing and reading the tier
+    uint64_t round_trips = 0;  ///< REMOTE: requests answered by a server (opens, reads)
+    uint64_t bytes = 0;        ///< REMOTE: bytes sent and received
 };
 
 /// A spill file: unlinked at creation, slots reused first-fit.
@@ -62,6 +66,17 @@ private:
 };
 
 struct Strip;
+namespace dpc {
+class RemoteStore;
+}
+
+/// What the strips of one image share: their count and size, and the image's remote store once
+/// one of its strips has gone to a pixel server.
+struct StripGroup {
+    uint64_t strips = 0;
+    uint64_t strip_bytes = 0;
+    std::shared_ptr<dpc::RemoteStore> remote;
+};
 
 class TierManager {
 public:
@@ -75,6 +90,8 @@ public:
     Budgets budgets() const { return budgets_(); }
     /// A strip of `bytes`; `disk_only` strips (image over the area limit) skip MEMORY and MAP.
     Strip* create(uint64_t bytes, bool disk_only = false);
+    /// A strip of an image: strip `index` of `group` (rows `y0`..), so it can live remotely.
+    Strip* create(uint64_t bytes, bool disk_only, std::shared_ptr<StripGroup> group, uint32_t index, int y0);
     /// Makes the strip resident and pins it; `write` marks it dirty.
     uint8_t* pin(Strip* s, bool write);
     void unpin(Strip* s);
@@ -110,6 +127,7 @@ private:
     size_t hand_ = 0;
     Usage usage_;
     std::array<TierStats, kTierCount> stats_{};
+    std::string remote_hosts_;  ///< the hosts the last remote store was opened with (-debug cache)
     SpillFile map_file_, disk_file_;
     int fault_countdown_ = 0, fault_errno_ = 0;
     std::string pending_error_;  ///< a spill failure met while unpinning, thrown by the next pin
@@ -139,6 +157,9 @@ private:
 struct Strip {
     uint64_t bytes = 0;
     bool disk_only = false;
+    std::shared_ptr<StripGroup> group;  ///< null for strips outside an image (tests)
+    uint32_t index = 0;                 ///< strip number within the group
+    int y0 = 0;                         ///< first image row
     // Guarded by the manager's mutex.
     int pins = 0;
     bool referenced = false;

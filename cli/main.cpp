@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/dpc.h"
 #include "cache/tiers.h"
 #include "cli/commands.h"
 #include "src/core/magick.h"
@@ -45,6 +46,32 @@ int main(int argc, char** argv) {
     }
     int status;
     try {
+        // -distribute-cache PORT turns any tool into a pixel server (ImageMagick handles it
+        // before every other option); -define distribute-cache:* configures the client side.
+        for (size_t i = 0; i < args.size(); ++i) {
+            if (args[i] == "-define" && i + 1 < args.size() &&
+                args[i + 1].rfind("distribute-cache:", 0) == 0) {
+                const std::string& d = args[i + 1];
+                auto eq = d.find('=');
+                std::string key = d.substr(17, eq == std::string::npos ? std::string::npos : eq - 17);
+                std::string value = eq == std::string::npos ? "" : d.substr(eq + 1);
+                auto& cfg = cache::dpc::client_config();
+                if (key == "protocol") cfg.protocol = cache::dpc::protocol_from(value);
+                if (key == "timeout") cfg.io_timeout = cfg.connect_timeout = std::atof(value.c_str());
+                if (key == "connect-timeout") cfg.connect_timeout = std::atof(value.c_str());
+            }
+        }
+        for (size_t i = 0; i < args.size(); ++i) {
+            if (strcasecmp(args[i].c_str(), "-distribute-cache") != 0) continue;
+            if (i + 1 >= args.size())
+                throw Error(Severity::option_error, "missing an argument", args[i],
+                            "mogrify.c/MogrifyImageCommand");
+            std::vector<std::string> rest(args.begin(), args.begin() + static_cast<long>(i));
+            rest.insert(rest.end(), args.begin() + static_cast<long>(i) + 2, args.end());
+            status = cache::dpc::serve(args[i + 1], rest, ctx.client);
+            magick::terminate();
+            return status;
+        }
         status = cli::find_command(tool)->run(ctx, args);
     } catch (const Error& e) {
         ctx.diag.add(e);
@@ -54,6 +81,7 @@ int main(int argc, char** argv) {
         status = 1;
     }
     cache::thread_release_all();
+    for (auto& w : cache::dpc::take_warnings()) ctx.diag.add(Diagnostic{Severity::warning, w});
     if (ctx.debug_cache) cache::TierManager::global().report(stderr);
     ctx.diag.flush(ctx.client, ctx.quiet);
     magick::terminate();

@@ -30,9 +30,13 @@ void Pixels::init() {
     rows_per_strip_ = cache::rows_per_strip(std::max<size_t>(stride(), 1), h, cache::strip_target(b));
     const int n = (h + rows_per_strip_ - 1) / rows_per_strip_;
     strips_.reserve(n);
+    auto group = std::make_shared<cache::StripGroup>();
+    group->strips = static_cast<uint64_t>(n);
+    group->strip_bytes = std::max<size_t>(stride(), 1) * rows_per_strip_;
     for (int i = 0; i < n; ++i) {
         int rows = std::min(rows_per_strip_, h - i * rows_per_strip_);
-        strips_.push_back(manager_->create(std::max<size_t>(stride(), 1) * rows, disk_only));
+        strips_.push_back(manager_->create(std::max<size_t>(stride(), 1) * rows, disk_only, group,
+                                           static_cast<uint32_t>(i), i * rows_per_strip_));
     }
     if (manager_->debug && n > 0)
         std::fprintf(stderr, "cache: image %dx%dx%d %d-bit: %d strips of %d rows (%zu bytes)%s\n", width_,

@@ -1,0 +1,145 @@
+#pragma once
+// ImageMagick 6's distributed pixel cache protocol ("DPC"), both ends: the handshake keys of its
+// two generations in use (gen 3: SipHash-2-4 of the server's nonce keyed from the policy's
+// shared secret, Debian 12's package; gen 1: a CRC-32 of build constants and the nonce, stock
+// 6.9.11-60), the request framing (`o r R w W d`, one byte, the 8-byte session key, a 40-byte
+// region header, host byte order) and a socket with timeouts.
+//
+// The server (cache/dpc_server.cpp) serves ImageMagick's clients and mtool's; the client
+// (RemoteStore, used by the tier manager's REMOTE tier) talks to either server.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mtool::cache::dpc {
+
+constexpr int kDefaultPort = 6668;
+constexpr size_t kNonceBytes = 8;
+constexpr size_t kRegionHeader = 40;  ///< width, height (u64), x, y (i64), length (u64)
+constexpr size_t kOpenPayload = 32;   ///< storage_class, colorspace (i32), channels, columns, rows (u64)
+
+/// `cache:shared-secret` from policy.xml (ImageMagick's search path, MAGICK_CONFIGURE_PATH
+/// honoured); empty when there is none or it is empty.
+std::string shared_secret();
+
+/// ImageMagick's key derivation for gen 3 (an FNV-like mix of the secret into 16 bytes).
+std::array<uint8_t, 16> derive_key(const std::string& secret);
+/// SipHash-2-4 of `data` under `key` (OpenSSL's implementation), as ImageMagick puts it on the
+/// wire: the 8 bytes of the 64-bit value, little-endian.
+std::array<uint8_t, 8> siphash24(const std::array<uint8_t, 16>& key, const uint8_t* data, size_t n);
+/// The gen 3 session key for `nonce`.
+std::array<uint8_t, 8> gen3_key(const std::string& secret, const uint8_t* nonce, size_t n);
+/// The gen 1 session key: CRC-32 over (quantum depth, HDRI, library interface, 1) as host u32
+/// followed by the nonce, zero-extended to 8 bytes (ImageMagick's GetMagickCoreSignature).
+std::array<uint8_t, 8> gen1_key(const uint8_t* nonce, size_t n);
+
+/// Handshake generation: 3 (default) or 1, from `-define distribute-cache:protocol=N`.
+int protocol_from(const std::string& value);
+
+/// Process-wide client settings (from -define distribute-cache:*, read by the CLI before the
+/// command runs).
+struct ClientConfig {
+    int protocol = 3;
+    double connect_timeout = 10;  ///< seconds
+    double io_timeout = 30;       ///< seconds without progress inside a request
+};
+ClientConfig& client_config();
+
+/// A TCP connection with per-wait timeouts (no progress for `timeout` seconds is an error),
+/// buffered reads, TCP_NODELAY, and optionally TCP_QUICKACK re-armed after every receive.
+class Socket {
+public:
+    explicit Socket(int fd = -1) : fd_(fd) {}
+    ~Socket();
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    int fd() const { return fd_; }
+    void set_timeout(double seconds) { timeout_ms_ = seconds <= 0 ? -1 : static_cast<int>(seconds * 1000); }
+    void set_quickack(bool on) { quickack_ = on; }
+    /// Configures the accepted or connected socket: non-blocking, TCP_NODELAY, keepalive.
+    void tune();
+
+    enum class Status { ok, eof, timeout, error };
+    /// Reads exactly n bytes. `first_timeout_ms` (if >= 0) applies to the wait for the first
+    /// byte only (idle time between requests).
+    Status read(void* buf, size_t n, int first_timeout_ms = -2);
+    /// Reads whatever arrives in one receive (up to n bytes); returns the count, 0 on failure.
+    size_t read_some(void* buf, size_t n);
+    Status write(const void* buf, size_t n);
+    /// Discards buffered input (there must be none for a well-behaved peer).
+    size_t buffered() const { return end_ - pos_; }
+    int last_errno() const { return errno_; }
+    void shutdown_both();
+
+private:
+    Status wait(short events, int ms);
+    int fd_;
+    int timeout_ms_ = 30000;
+    bool quickack_ = false;
+    int errno_ = 0;
+    std::vector<uint8_t> buf_ = std::vector<uint8_t>(64 << 10);
+    size_t pos_ = 0, end_ = 0;
+};
+
+/// Text for a socket failure: strerror, "timed out", "connection closed by peer".
+std::string status_text(Socket::Status s, int err);
+
+/// Little-endian (host order on every peer mtool supports) field access.
+void put_u64(uint8_t* p, uint64_t v);
+void put_i32(uint8_t* p, int32_t v);
+uint64_t get_u64(const uint8_t* p);
+int32_t get_i32(const uint8_t* p);
+
+/// One `host:port` of `registry:cache:hosts` (IPv6 as [addr]:port or a bare address).
+struct Host {
+    std::string name;
+    int port = kDefaultPort;
+    std::string text() const;
+};
+/// Splits ImageMagick's host list (commas or spaces); an empty list is 127.0.0.1:6668.
+std::vector<Host> parse_hosts(const std::string& list);
+
+/// The remote home of one image's strips: one connection to a pixel server holding one
+/// remote "image" whose rows are slots for the strips. Strips travel as opaque bytes packed
+/// into 8-byte pixels (the server never interprets them), one request per strip.
+class RemoteStore {
+public:
+    /// Opens a store for `strips` strips of at most `strip_bytes` bytes on the next host of
+    /// `hosts` (round-robin per image over the process, as ImageMagick picks), skipping hosts
+    /// that refuse or fail with a warning naming them. Throws mtool::Error when none works.
+    static std::shared_ptr<RemoteStore> open(const std::vector<Host>& hosts, uint64_t strips,
+                                             uint64_t strip_bytes);
+    ~RemoteStore();
+    void write(uint64_t slot, const uint8_t* data, uint64_t bytes);
+    void read(uint64_t slot, uint8_t* data, uint64_t bytes);
+    const Host& host() const { return host_; }
+    uint64_t round_trips() const { return round_trips_; }
+    uint64_t bytes_moved() const { return bytes_moved_; }
+
+private:
+    RemoteStore() = default;
+    bool connect_to(const Host& h, uint64_t strips, uint64_t strip_bytes, std::string& why);
+    void header(uint8_t cmd, uint8_t* out, uint64_t w, uint64_t h, int64_t x, int64_t y, uint64_t len) const;
+    [[noreturn]] void fail(const char* reason, Socket::Status s);
+    std::unique_ptr<Socket> sock_;
+    Host host_;
+    std::array<uint8_t, 8> key_{};
+    uint64_t columns_ = 0, slot_rows_ = 0;
+    bool broken_ = false;
+    uint64_t round_trips_ = 0, bytes_moved_ = 0;
+};
+
+/// Warnings met by the client (a host skipped), drained by the CLI into its diagnostics.
+void add_warning(const std::string& text);
+std::vector<std::string> take_warnings();
+
+/// Runs `-distribute-cache PORT` with the remaining arguments (-limit, -define
+/// distribute-cache:*, -verbose); returns the exit status.
+int serve(const std::string& port, const std::vector<std::string>& args, const std::string& client);
+
+}  // namespace mtool::cache::dpc
