@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "cache/tiers.h"
@@ -234,7 +235,7 @@ std::string status_text(Socket::Status s, int err) {
         case Socket::Status::ok:
             return "Success";
         case Socket::Status::eof:
-            return "connection closed by the server";
+            return "connection closed by the peer";
         case Socket::Status::timeout:
             return "timed out";
         case Socket::Status::error:
@@ -297,6 +298,7 @@ std::vector<Host> parse_hosts(const std::string& list) {
 namespace {
 std::mutex warnings_mu;
 std::vector<std::string> warnings;
+std::map<std::string, std::string> dead_hosts;  ///< host -> why it failed (guarded by warnings_mu)
 
 /// Connects with a timeout; returns the fd or -1 with `err` set.
 int connect_host(const Host& h, double timeout, int& err) {
@@ -372,18 +374,36 @@ std::shared_ptr<RemoteStore> RemoteStore::open(const std::vector<Host>& hosts, u
         throw Error(Severity::cache_error, "shared secret required",
                     "DistributedPixelCache " + hosts[0].text(), "distribute-cache.c/ConnectPixelCacheServer");
     const uint64_t first = next_host.fetch_add(1);
-    std::string last;
+    std::vector<std::string> skipped;
+    std::string failures;
     for (size_t i = 0; i < hosts.size(); ++i) {
         const Host& h = hosts[(first + i) % hosts.size()];
         std::shared_ptr<RemoteStore> store(new RemoteStore);
         std::string why;
-        if (store->connect_to(h, strips, strip_bytes, why)) return store;
-        last = why + " `" + h.text() + "'";
-        add_warning(format_diagnostic(Severity::warning, "distributed pixel cache host skipped: " + why,
-                                      h.text(), "distribute-cache.c/ConnectPixelCacheServer"));
+        {
+            // A host that failed once is not waited for again by this process.
+            std::lock_guard lock(warnings_mu);
+            auto it = dead_hosts.find(h.text());
+            if (it != dead_hosts.end()) {
+                failures += (failures.empty() ? "`" : ", `") + h.text() + "': " + it->second;
+                continue;
+            }
+        }
+        const bool ok = store->connect_to(h, strips, strip_bytes, why);
+        store->broken_ = !ok;  // nothing to destroy on a server that did not take the image
+        if (ok) {
+            // Hosts skipped on the way are warnings; the image is safe on this one.
+            for (auto& w : skipped) add_warning(w);
+            return store;
+        }
+        skipped.push_back("distributed pixel cache host skipped `" + h.text() + "': " + why +
+                          " @ warning/distribute-cache.c/ConnectPixelCacheServer");
+        failures += (failures.empty() ? "`" : ", `") + h.text() + "': " + why;
+        std::lock_guard lock(warnings_mu);
+        dead_hosts.emplace(h.text(), why);
     }
-    throw Error(Severity::cache_error, "unable to open pixel cache: " + last, current_label(),
-                "cache.c/OpenPixelCache");
+    throw Error(Severity::cache_error, "unable to open pixel cache " + failures, current_label(),
+                "distribute-cache.c/ConnectPixelCacheServer");
 }
 
 bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_bytes, std::string& why) {

@@ -131,6 +131,7 @@ private:
     std::array<uint8_t, 8> key_{};
     uint64_t columns_ = 0, slot_rows_ = 0;
     bool broken_ = false;
+    std::string failure_;
     uint64_t round_trips_ = 0, bytes_moved_ = 0;
 };
 

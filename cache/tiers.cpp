@@ -292,8 +292,14 @@ void TierManager::evict(Strip* s) {
                 if (!s->group->remote) {
                     std::optional<std::string> hosts = registry_hosts();
                     if (!hosts) throw exhausted();
-                    s->group->remote = dpc::RemoteStore::open(dpc::parse_hosts(*hosts), s->group->strips,
-                                                              s->group->strip_bytes);
+                    if (!s->group->remote_error.empty()) throw Error(Severity::cache_error, s->group->remote_error);
+                    try {
+                        s->group->remote = dpc::RemoteStore::open(dpc::parse_hosts(*hosts), s->group->strips,
+                                                                  s->group->strip_bytes);
+                    } catch (const Error& e) {
+                        s->group->remote_error = e.text();  // not retried for every strip
+                        throw;
+                    }
                     remote_hosts_ = *hosts;
                     ++stats_[static_cast<int>(Tier::remote)].round_trips;
                     log("remote store for %llu strips on %s",

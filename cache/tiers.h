@@ -76,6 +76,7 @@ struct StripGroup {
     uint64_t strips = 0;
     uint64_t strip_bytes = 0;
     std::shared_ptr<dpc::RemoteStore> remote;
+    std::string remote_error;  ///< opening a store failed: every later spill reports this
 };
 
 class TierManager {

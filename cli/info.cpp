@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "cache/dpc.h"
 #include "cli/commands.h"
 #include "src/codecs/codec.h"
 #include "src/core/magick.h"
@@ -67,6 +68,18 @@ void list_resources() {
     // ImageMagick's own listing: the tier manager takes its budgets from these same limits.
     magick::Exception ex;
     ListMagickResourceInfo(stdout, ex);
+    // The REMOTE tier: the pixel servers images go to once map and disk are full.
+    if (char* hosts = static_cast<char*>(GetImageRegistry(StringRegistryType, "cache:hosts", ex))) {
+        std::string list;
+        try {
+            for (const auto& h : cache::dpc::parse_hosts(hosts)) list += (list.empty() ? "" : ", ") + h.text();
+        } catch (const Error& e) {
+            list = std::string(hosts) + " (" + e.text() + ")";
+        }
+        RelinquishMagickMemory(hosts);
+        std::printf("  Remote: %s (distributed pixel cache, protocol gen %d)\n", list.c_str(),
+                    cache::dpc::client_config().protocol);
+    }
 }
 
 void print_help() {
