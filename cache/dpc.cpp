@@ -162,7 +162,7 @@ Socket::Status Socket::read(void* out, size_t n, int first_timeout_ms) {
             continue;
         }
         pos_ = end_ = 0;
-        const bool direct = n >= buf_.size();
+        const bool direct = n >= 16384;  // large payloads land in place
         ssize_t r = ::recv(fd_, direct ? p : buf_.data(), direct ? n : buf_.size(), 0);
         if (r > 0) {
             if (quickack_) {

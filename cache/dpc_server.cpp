@@ -302,7 +302,21 @@ private:
         const Pixels& px = index ? *index_ : *image_;
         uint64_t left = r.length;
         const int64_t cols = static_cast<int64_t>(cols_), rows = static_cast<int64_t>(rows_);
-        for (uint64_t j = 0; j < r.h && left > 0; ++j) {
+        uint64_t j = 0;
+        if (r.x == 0 && r.w == cols_ && r.y >= 0) {
+            // Whole rows inside the image: one send per run of rows that share a server strip.
+            const int rps = px.rows_per_strip();
+            while (j < r.h && left > 0 && r.y + static_cast<int64_t>(j) < rows) {
+                const int y = static_cast<int>(r.y + static_cast<int64_t>(j));
+                const uint64_t run = std::min<uint64_t>(
+                    {r.h - j, static_cast<uint64_t>(rps - y % rps), static_cast<uint64_t>(rows - y)});
+                const uint64_t n = std::min<uint64_t>(left, run * px.stride());
+                if (!send(px.row(y), n)) return false;
+                left -= n;
+                j += run;
+            }
+        }
+        for (; j < r.h && left > 0; ++j) {
             const int64_t yy = std::clamp<int64_t>(r.y + static_cast<int64_t>(j), 0, rows - 1);
             const uint8_t* src = px.row(static_cast<int>(yy));
             // Edge virtual pixels left of, inside and right of the image, in chunks.
@@ -349,9 +363,16 @@ private:
         if (const char* bad = check(r, bpp, true)) return refuse(bad), false;
         Pixels& px = index ? *index_ : *image_;
         uint64_t left = r.length;
-        for (uint64_t j = 0; j < r.h && left > 0; ++j) {
-            uint8_t* dst = px.row(static_cast<int>(r.y + static_cast<int64_t>(j))) + r.x * bpp;
-            const uint64_t n = std::min<uint64_t>(left, r.w * bpp);
+        const bool whole_rows = r.x == 0 && r.w == cols_;
+        const int rps = px.rows_per_strip();
+        for (uint64_t j = 0; j < r.h && left > 0;) {
+            const int y = static_cast<int>(r.y + static_cast<int64_t>(j));
+            uint8_t* dst = px.row(y) + r.x * bpp;
+            // Whole rows: one receive per run of rows that share a server strip.
+            const uint64_t run =
+                whole_rows ? std::min<uint64_t>(r.h - j, static_cast<uint64_t>(rps - y % rps)) : 1;
+            const uint64_t n = std::min<uint64_t>(left, run * r.w * bpp);
+            j += run;
             Socket::Status st = sock_.read(dst, n);
             if (st != Socket::Status::ok) {
                 end("truncated write payload: " + status_text(st, sock_.last_errno()), true);

@@ -292,7 +292,8 @@ void TierManager::evict(Strip* s) {
                 if (!s->group->remote) {
                     std::optional<std::string> hosts = registry_hosts();
                     if (!hosts) throw exhausted();
-                    if (!s->group->remote_error.empty()) throw Error(Severity::cache_error, s->group->remote_error);
+                    if (!s->group->remote_error.empty())
+                        throw Error(Severity::cache_error, s->group->remote_error);
                     try {
                         s->group->remote = dpc::RemoteStore::open(dpc::parse_hosts(*hosts), s->group->strips,
                                                                   s->group->strip_bytes);

@@ -72,7 +72,8 @@ void list_resources() {
     if (char* hosts = static_cast<char*>(GetImageRegistry(StringRegistryType, "cache:hosts", ex))) {
         std::string list;
         try {
-            for (const auto& h : cache::dpc::parse_hosts(hosts)) list += (list.empty() ? "" : ", ") + h.text();
+            for (const auto& h : cache::dpc::parse_hosts(hosts))
+                list += (list.empty() ? "" : ", ") + h.text();
         } catch (const Error& e) {
             list = std::string(hosts) + " (" + e.text() + ")";
         }

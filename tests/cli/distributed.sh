@@ -11,7 +11,8 @@
 set -u
 MTOOL=$(readlink -f "$1")
 . "$(dirname "$0")/lib.sh"
-PEER="python3 $(dirname "$(readlink -f "$0")")/dpc_peer.py"
+HERE=$(dirname "$(readlink -f "$0")")
+PEER="python3 $HERE/dpc_peer.py"
 W=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -23,22 +24,7 @@ trap cleanup EXIT
 cd "$W"
 command -v python3 >/dev/null || { skip "python3 (the scripted protocol peers) not installed"; finish; exit $?; }
 SECRET=correct-horse-battery
-policy() {  # policy DIR SECRET
-  mkdir -p "$1"
-  cat >"$1/policy.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE policymap [
-  <!ELEMENT policymap (policy)*>
-  <!ATTLIST policymap xmlns CDATA #FIXED ''>
-  <!ELEMENT policy EMPTY>
-  <!ATTLIST policy xmlns CDATA #FIXED '' domain NMTOKEN #REQUIRED name NMTOKEN #IMPLIED pattern CDATA #IMPLIED
-    rights NMTOKEN #IMPLIED stealth NMTOKEN #IMPLIED value CDATA #IMPLIED>
-]>
-<policymap>
-  <policy domain="cache" name="shared-secret" value="$2" stealth="true"/>
-</policymap>
-EOF
-}
+policy() { bash "$HERE/../../samples/dpc-policy.sh" "$1" "$2"; }  # DIR SECRET
 policy "$W/cfg" "$SECRET"
 policy "$W/wrong" wrong-secret
 mkdir -p "$W/none"
@@ -271,5 +257,10 @@ check "bind ::1 logged" grep -q "listening on \[::1\]" srv10.log
 check "IPv6 loopback server and client" same v6.png ref_mt_in16_negate.png
 stop "$S10"
 check "default bind is 127.0.0.1" grep -q "listening on 127.0.0.1:" srv8.log
+
+# samples/distributed.sh as the README runs it (on ports of this run).
+out=$(PORTS="$(port 12) $(port 13)" bash "$HERE/../../samples/distributed.sh" "$MTOOL" 2>&1)
+check "samples/distributed.sh runs a batch through two servers" grep -q "distributed sample ok: 3 images" <<<"$out"
+echo "$out" | tail -1
 
 finish
