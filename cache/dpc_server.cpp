@@ -280,8 +280,11 @@ private:
     /// the region, and (for writes) a region inside the image.
     const char* check(const Region& r, int bpp, bool write) const {
         if (!image_) return "no cache opened on this connection";
-        if (r.w == 0 || r.h == 0 || r.w > (1ull << 32) || r.h > (1ull << 32)) return "absurd region size";
-        if (r.length > r.w * r.h * static_cast<uint64_t>(bpp)) return "length exceeds the region";
+        uint64_t area = 0, region_bytes = 0;
+        if (r.w == 0 || r.h == 0 || __builtin_mul_overflow(r.w, r.h, &area) ||
+            __builtin_mul_overflow(area, static_cast<uint64_t>(bpp), &region_bytes) || area > (1ull << 40))
+            return "absurd region size";
+        if (r.length > region_bytes) return "length exceeds the region";
         // Reads may reach outside the image (virtual pixels), but not by more than the image.
         const uint64_t cap = cols_ * rows_ * static_cast<uint64_t>(bpp) + (16u << 20);
         if (r.length > cap) return "length exceeds the image";

@@ -133,6 +133,11 @@ uint64_t SpillFile::allocate(uint64_t bytes, bool reserve) {
 
 void SpillFile::release(uint64_t offset, uint64_t bytes) {
     bytes = page_round(bytes);
+    // The slot's old bytes go now: a slot handed out again (and mapped before it is written)
+    // reads zeros, never the previous strip's pixels (another session's, in a pixel server).
+    if (fd_ >= 0)
+        ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(bytes));
     if (offset + bytes == end_) {
         end_ = offset;
         // Coalesce trailing free space so the file shrinks back.

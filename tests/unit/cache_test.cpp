@@ -212,3 +212,27 @@ TEST_CASE("a Hold keeps rows valid while the thread touches many other strips") 
     CHECK(first[5] == pattern(5, 0, 0));
     mtool::cache::thread_release_all();
 }
+
+TEST_CASE("a freed spill slot never shows its old pixels to the next strip") {
+    // A pixel server holds many clients' images in one manager: an image created after another
+    // is freed must read zeros where it has not written, in every tier (map windows reuse
+    // slots of the map file directly).
+    for (const Budgets& b : {budgets(0, kUnlimited, kUnlimited), budgets(0, 0, kUnlimited),
+                             budgets(64 << 10, kUnlimited, kUnlimited), budgets(64 << 10, 0, kUnlimited)}) {
+        TierManager m([&] { return b; });
+        {
+            Pixels a(512, 512, 4, 2, m);
+            fill(a);
+            mtool::cache::thread_release_all();
+        }
+        mtool::cache::thread_release_all();
+        Pixels c(512, 512, 4, 2, m);
+        uint64_t nonzero = 0;
+        for (int y = 0; y < c.height(); ++y) {
+            const uint8_t* row = c.row(y);
+            for (size_t i = 0; i < c.stride(); ++i) nonzero += row[i] != 0;
+        }
+        mtool::cache::thread_release_all();
+        CHECK(nonzero == 0);
+    }
+}
