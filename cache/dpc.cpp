@@ -511,6 +511,7 @@ void RemoteStore::fail(const char* reason, Socket::Status s) {
 }
 
 void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {
+    std::lock_guard lock(mu_);  // one request at a time on the connection
     if (broken_) fail("unable to write pixel cache", Socket::Status::eof);
     uint8_t h[9 + kRegionHeader];
     header('w', h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,
@@ -522,6 +523,7 @@ void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {
 }
 
 void RemoteStore::read(uint64_t slot, uint8_t* data, uint64_t bytes) {
+    std::lock_guard lock(mu_);
     if (broken_) fail("unable to read pixel cache", Socket::Status::eof);
     uint8_t h[9 + kRegionHeader];
     header('r', h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,

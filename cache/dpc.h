@@ -130,6 +130,7 @@ private:
     Host host_;
     std::array<uint8_t, 8> key_{};
     uint64_t columns_ = 0, slot_rows_ = 0;
+    std::mutex mu_;  ///< reads run outside the tier manager's lock, from any thread
     bool broken_ = false;
     std::string failure_;
     uint64_t round_trips_ = 0, bytes_moved_ = 0;

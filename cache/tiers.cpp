@@ -410,15 +410,58 @@ void TierManager::make_resident(Strip* s) {
     clock_.push_back(s);
 }
 
+void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
+    // The strip is given its frame and pinned under the lock, then read from its server with
+    // the lock released: other threads go on with resident strips (and other images' servers)
+    // meanwhile; a thread wanting this strip waits for the load.
+    make_room(s->bytes);
+    s->frame = anonymous(s->bytes);
+    s->mapped = false;
+    charge(Tier::memory, static_cast<int64_t>(s->bytes));
+    s->loading = true;
+    ++s->pins;
+    std::shared_ptr<dpc::RemoteStore> store = s->group->remote;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::exception_ptr failure;
+    lock.unlock();
+    try {
+        store->read(s->index, s->frame, s->bytes);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    lock.lock();
+    s->loading = false;
+    --s->pins;
+    loaded_.notify_all();
+    if (failure) {
+        munmap(s->frame, page_round(s->bytes));
+        s->frame = nullptr;
+        charge(Tier::memory, -static_cast<int64_t>(s->bytes));
+        std::rethrow_exception(failure);
+    }
+    TierStats& st = stats_[static_cast<int>(Tier::remote)];
+    ++st.tiles_in;
+    ++st.round_trips;
+    st.bytes += s->bytes;
+    st.seconds += seconds_since(t0);
+    ++stats_[static_cast<int>(Tier::memory)].misses;
+    s->dirty = false;
+    s->clock_index = clock_.size();
+    clock_.push_back(s);
+}
+
 uint8_t* TierManager::pin(Strip* s, bool write) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (!pending_error_.empty()) {
         Error e(static_cast<Severity>(pending_severity_), pending_error_);
         pending_error_.clear();
         throw e;
     }
+    loaded_.wait(lock, [s] { return !s->loading; });
     if (s->frame) {
         ++stats_[static_cast<int>(s->mapped ? Tier::map : Tier::memory)].hits;
+    } else if (s->loaded && s->home == Tier::remote) {
+        load_remote(s, lock);
     } else {
         make_resident(s);
     }

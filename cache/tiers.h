@@ -15,6 +15,7 @@
 // as they are created: nothing is left behind after an error, a signal or kill -9.
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -116,6 +117,7 @@ private:
     void make_room(uint64_t bytes);
     void evict(Strip* s);
     void make_resident(Strip* s);
+    void load_remote(Strip* s, std::unique_lock<std::mutex>& lock);
     void free_frame(Strip* s);
     void release_home(Strip* s);
     void charge(Tier t, int64_t delta);
@@ -124,6 +126,7 @@ private:
 
     std::function<Budgets()> budgets_;
     mutable std::mutex mu_;
+    std::condition_variable loaded_;  ///< a remote strip's load finished
     std::vector<Strip*> clock_;
     size_t hand_ = 0;
     Usage usage_;
@@ -172,6 +175,7 @@ struct Strip {
     uint64_t offset = 0;
     size_t clock_index = SIZE_MAX;
     std::atomic<bool> dirty{false};
+    bool loading = false;  ///< being read from its server with the manager unlocked (pinned)
 };
 
 /// The number of strips a thread keeps pinned through Pixels::row().
