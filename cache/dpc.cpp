@@ -162,13 +162,19 @@ Socket::Status Socket::read(void* out, size_t n, int first_timeout_ms) {
             continue;
         }
         pos_ = end_ = 0;
+        const int wait_ms = first && first_timeout_ms != -2 ? first_timeout_ms : timeout_ms_;
+        if (drained_) {  // the last receive emptied the socket: wait first, saves an EAGAIN
+            Status s = wait(POLLIN, wait_ms);
+            if (s != Status::ok) return s;
+        }
         const bool direct = n >= 16384;  // large payloads land in place
-        ssize_t r = ::recv(fd_, direct ? p : buf_.data(), direct ? n : buf_.size(), 0);
+        const size_t want = direct ? n : buf_.size();
+        ssize_t r = ::recv(fd_, direct ? p : buf_.data(), want, 0);
+        drained_ = r >= 0 && static_cast<size_t>(r) < want;
         if (r > 0) {
-            if (quickack_) {
-                int one = 1;
-                setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-            }
+            // ImageMagick's client (Nagle on) sends a request's header and payload apart and
+            // expects no reply to writes: every receive is ACKed at once, or it waits ~40 ms.
+            if (quickack_) quickack();
             if (direct) {
                 p += r;
                 n -= static_cast<size_t>(r);
@@ -184,10 +190,15 @@ Socket::Status Socket::read(void* out, size_t n, int first_timeout_ms) {
             errno_ = errno;
             return Status::error;
         }
-        Status s = wait(POLLIN, first && first_timeout_ms != -2 ? first_timeout_ms : timeout_ms_);
+        Status s = wait(POLLIN, wait_ms);
         if (s != Status::ok) return s;
     }
     return Status::ok;
+}
+
+void Socket::quickack() {
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
 size_t Socket::read_some(void* out, size_t n) {

@@ -60,7 +60,9 @@ public:
     Socket& operator=(const Socket&) = delete;
     int fd() const { return fd_; }
     void set_timeout(double seconds) { timeout_ms_ = seconds <= 0 ? -1 : static_cast<int>(seconds * 1000); }
+    /// TCP_QUICKACK re-armed after every receive (the kernel clears it on its own).
     void set_quickack(bool on) { quickack_ = on; }
+    void quickack();
     /// Configures the accepted or connected socket: non-blocking, TCP_NODELAY, keepalive.
     void tune();
 
@@ -81,6 +83,7 @@ private:
     int fd_;
     int timeout_ms_ = 30000;
     bool quickack_ = false;
+    bool drained_ = false;
     int errno_ = 0;
     std::vector<uint8_t> buf_ = std::vector<uint8_t>(64 << 10);
     size_t pos_ = 0, end_ = 0;
