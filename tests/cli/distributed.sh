@@ -217,9 +217,15 @@ check "wrong secret: authentication failed naming the host" grep -q "\`$H8': aut
 check "wrong secret: the server logged it" grep -q "authentication failed" srv8.log
 # Server killed mid-job: exit 1, a clear message, no output, no temporary file left.
 $IM -size 2000x1500 plasma: -depth 16 huge.png
-( sleep 0.6; kill -9 "$S8" ) &
+# kill_when_serving SERVER_PID LOG SIGNAL: once the server has opened an image for the job.
+kill_when_serving() {
+  local n; n=$(grep -c opened "$2")
+  for _ in $(seq 200); do [ "$(grep -c opened "$2")" -gt "$n" ] && break; sleep 0.02; done
+  sleep 0.1; kill "-$3" "$1"
+}
+kill_when_serving "$S8" srv8.log 9 &
 K=$!
-err=$("$MTOOL" $MTLIM -define registry:cache:hosts=$H8 huge.png -sharpen 5x2 killed.png 2>&1); rc=$?
+err=$("$MTOOL" $MTLIM -define registry:cache:hosts=$H8 huge.png -sharpen 0x6 killed.png 2>&1); rc=$?
 wait $K
 check "server killed mid-job: exit 1" [ $rc = 1 ]
 check "server killed mid-job: message names the host" grep -q "pixel cache \`$H8'" <<<"$err"
@@ -228,14 +234,14 @@ check "server killed mid-job: no temporary files" [ -z "$(ls -A tmp)" ]
 ls -A . | grep -q "killed" && bad "a staged output was left: $(ls -A . | grep killed)"
 # A server stopped (SIGSTOP) mid-job: the client gives up after its I/O timeout.
 start_mtool 11 srv11.log && S11=$LAST
-( sleep 0.5; kill -STOP "$S11" ) &
+kill_when_serving "$S11" srv11.log STOP &
 K=$!
 t0=$(date +%s%N)
-err=$("$MTOOL" $MTLIM -define distribute-cache:timeout=2 -define registry:cache:hosts=127.0.0.1:$(port 11) huge.png -sharpen 5x2 stopped.png 2>&1); rc=$?
+err=$("$MTOOL" $MTLIM -define distribute-cache:timeout=2 -define registry:cache:hosts=127.0.0.1:$(port 11) huge.png -sharpen 0x6 stopped.png 2>&1); rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 wait $K
 check "server stopped mid-job: exit 1, no output" [ $rc = 1 -a ! -e stopped.png ]
-check "server stopped mid-job: gave up in ${ms} ms (2 s timeout)" [ $ms -lt 8000 ]
+check "server stopped mid-job: gave up in ${ms} ms (2 s timeout)" [ $ms -lt 12000 ]
 check "server stopped mid-job: says timed out" grep -q "timed out" <<<"$err"
 kill -CONT "$S11"; stop "$S11"
 # A stalled server (answers the handshake, then nothing): times out within the configured time.
