@@ -90,6 +90,14 @@ int protocol_from(const std::string& value) {
                 "distribute-cache.c/DistributePixelCacheServer");
 }
 
+double parse_timeout(const std::string& value) {
+    char* end = nullptr;
+    const double d = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end || !(d > 0) || d > 1e6)
+        throw Error(Severity::option_error, "invalid distribute-cache timeout", value, "distribute-cache.c");
+    return d;
+}
+
 ClientConfig& client_config() {
     static ClientConfig c;
     return c;
@@ -135,9 +143,24 @@ void Socket::shutdown_both() {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }
 
+void Socket::set_deadline(double seconds) {
+    deadline_ = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(static_cast<int64_t>(std::min(seconds, 1e7) * 1000));
+    has_deadline_ = true;
+}
+
 Socket::Status Socket::wait(short events, int ms) {
     pollfd p{fd_, events, 0};
     for (;;) {
+        if (has_deadline_) {
+            // The whole request (or handshake) must finish by the deadline, however the peer
+            // trickles its bytes.
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  deadline_ - std::chrono::steady_clock::now())
+                                  .count();
+            if (left <= 0) return Status::timeout;
+            if (ms < 0 || left < ms) ms = static_cast<int>(std::min<int64_t>(left, INT32_MAX));
+        }
         int r = ::poll(&p, 1, ms);
         if (r > 0) return Status::ok;
         if (r == 0) return Status::timeout;
@@ -218,6 +241,13 @@ size_t Socket::read_some(void* out, size_t n) {
             return 0;
         }
     }
+}
+
+bool Socket::unsolicited() {
+    if (pos_ < end_) return true;
+    uint8_t b;
+    ssize_t r = ::recv(fd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r > 0;
 }
 
 Socket::Status Socket::write(const void* buf, size_t n) {
@@ -321,7 +351,7 @@ int connect_host(const Host& h, double timeout, int& err) {
     const std::string port = std::to_string(h.port);
     int rc = getaddrinfo(h.name.c_str(), port.c_str(), &hints, &res);
     if (rc != 0) {
-        err = EHOSTUNREACH;
+        err = -rc;  // negative: a resolver error (gai_strerror)
         return -1;
     }
     int fd = -1;
@@ -423,12 +453,13 @@ bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_byte
     int err = 0;
     int fd = connect_host(h, cfg.connect_timeout, err);
     if (fd < 0) {
-        why = std::strerror(err);
+        why = err < 0 ? gai_strerror(-err) : std::strerror(err);
         return false;
     }
     sock_ = std::make_unique<Socket>(fd);
     sock_->tune();
     sock_->set_timeout(cfg.io_timeout);
+    sock_->set_deadline(cfg.io_timeout);  // the whole handshake and open
     uint8_t nonce[4096];
     size_t nn;
     if (cfg.protocol == 3) {
@@ -456,8 +487,8 @@ bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_byte
     columns_ = 2048;
     for (;;) {
         slot_rows_ = (strip_bytes + columns_ * 8 - 1) / (columns_ * 8);
-        if (strips * slot_rows_ <= 16000 || columns_ >= 16384) break;
-        columns_ *= 2;
+        if (strips * slot_rows_ <= 16000 || columns_ >= 16000) break;
+        columns_ = std::min<uint64_t>(columns_ * 2, 16000);
     }
     uint8_t req[9 + kOpenPayload];
     req[0] = 'o';
@@ -480,6 +511,10 @@ bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_byte
         why = status_text(s, sock_->last_errno());
         return false;
     }
+    if (sock_->unsolicited()) {
+        why = "protocol error: unexpected bytes after the open reply";
+        return false;
+    }
     if (get_i32(status) != 1) {
         why = cfg.protocol == 1
                   ? "authentication failed or the server refused a " + std::to_string(columns_) + "x" +
@@ -497,6 +532,7 @@ RemoteStore::~RemoteStore() {
     req[0] = 'd';
     std::memcpy(req + 1, key_.data(), 8);
     sock_->set_timeout(2);
+    sock_->set_deadline(2);
     if (sock_->write(req, sizeof req) == Socket::Status::ok) {
         uint8_t status[4];
         (void)sock_->read(status, 4);
@@ -521,9 +557,21 @@ void RemoteStore::fail(const char* reason, Socket::Status s) {
                 current_label(), "distribute-cache.c/ReadDistributePixelCachePixels");
 }
 
+void RemoteStore::fail_protocol(const char* reason) {
+    if (!broken_)
+        failure_ = format_diagnostic(Severity::cache_error,
+                                     std::string(reason) + " `" + host_.text() +
+                                         "': protocol error: the server sent bytes nobody asked for",
+                                     current_label(), "distribute-cache.c/ReadDistributePixelCachePixels");
+    broken_ = true;
+    throw Error(Severity::cache_error, failure_);
+}
+
 void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {
     std::lock_guard lock(mu_);  // one request at a time on the connection
     if (broken_) fail("unable to write pixel cache", Socket::Status::eof);
+    sock_->set_deadline(client_config().io_timeout);
+    if (sock_->unsolicited()) fail_protocol("unable to write pixel cache");
     uint8_t h[9 + kRegionHeader];
     header('w', h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,
            static_cast<int64_t>(slot * slot_rows_), bytes);
@@ -536,12 +584,15 @@ void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {
 void RemoteStore::read(uint64_t slot, uint8_t* data, uint64_t bytes) {
     std::lock_guard lock(mu_);
     if (broken_) fail("unable to read pixel cache", Socket::Status::eof);
+    sock_->set_deadline(client_config().io_timeout);
+    if (sock_->unsolicited()) fail_protocol("unable to read pixel cache");
     uint8_t h[9 + kRegionHeader];
     header('r', h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,
            static_cast<int64_t>(slot * slot_rows_), bytes);
     Socket::Status s = sock_->write(h, sizeof h);
     if (s == Socket::Status::ok) s = sock_->read(data, bytes);
     if (s != Socket::Status::ok) fail("unable to read pixel cache", s);
+    if (sock_->unsolicited()) fail_protocol("unable to read pixel cache");  // an over-long reply
     ++round_trips_;
     bytes_moved_ += bytes;
 }

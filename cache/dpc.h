@@ -8,6 +8,7 @@
 // The server (cache/dpc_server.cpp) serves ImageMagick's clients and mtool's; the client
 // (RemoteStore, used by the tier manager's REMOTE tier) talks to either server.
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -49,6 +50,8 @@ struct ClientConfig {
     double io_timeout = 30;       ///< seconds without progress inside a request
 };
 ClientConfig& client_config();
+/// Seconds from a -define value: a number in (0, 10^6]; anything else is an option error.
+double parse_timeout(const std::string& value);
 
 /// A TCP connection with per-wait timeouts (no progress for `timeout` seconds is an error),
 /// buffered reads, TCP_NODELAY, and optionally TCP_QUICKACK re-armed after every receive.
@@ -59,7 +62,14 @@ public:
     Socket(const Socket&) = delete;
     Socket& operator=(const Socket&) = delete;
     int fd() const { return fd_; }
-    void set_timeout(double seconds) { timeout_ms_ = seconds <= 0 ? -1 : static_cast<int>(seconds * 1000); }
+    void set_timeout(double seconds) {
+        timeout_ms_ = seconds <= 0 ? -1 : static_cast<int>(std::min(seconds, 1e6) * 1000);
+    }
+    /// Every wait from now on ends by now + `seconds` (a request or handshake as a whole).
+    void set_deadline(double seconds);
+    void clear_deadline() { has_deadline_ = false; }
+    /// Bytes the peer sent that nobody asked for (buffered or waiting in the socket).
+    bool unsolicited();
     /// TCP_QUICKACK re-armed after every receive (the kernel clears it on its own).
     void set_quickack(bool on) { quickack_ = on; }
     void quickack();
@@ -84,6 +94,8 @@ private:
     int timeout_ms_ = 30000;
     bool quickack_ = false;
     bool drained_ = false;
+    bool has_deadline_ = false;
+    std::chrono::steady_clock::time_point deadline_{};
     int errno_ = 0;
     std::vector<uint8_t> buf_ = std::vector<uint8_t>(64 << 10);
     size_t pos_ = 0, end_ = 0;
@@ -129,6 +141,7 @@ private:
     bool connect_to(const Host& h, uint64_t strips, uint64_t strip_bytes, std::string& why);
     void header(uint8_t cmd, uint8_t* out, uint64_t w, uint64_t h, int64_t x, int64_t y, uint64_t len) const;
     [[noreturn]] void fail(const char* reason, Socket::Status s);
+    [[noreturn]] void fail_protocol(const char* reason);
     std::unique_ptr<Socket> sock_;
     Host host_;
     std::array<uint8_t, 8> key_{};

@@ -54,6 +54,7 @@ struct ServerConfig {
     double io_timeout = 30;
     double idle_timeout = 3600;
     size_t max_clients = 128;
+    size_t max_unauthenticated = 16;
     std::string secret;
 };
 
@@ -72,8 +73,19 @@ void log_line(const ServerConfig& cfg, const char* fmt, ...) {
 
 uint64_t saturating_add(uint64_t a, uint64_t b) { return a > kUnlimited - b ? kUnlimited : a + b; }
 
+/// Bytes the tier manager charges for an image's strips at most (whole pages each).
+uint64_t footprint(const Pixels& px) {
+    const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    const uint64_t strip = static_cast<uint64_t>(px.stride()) * px.rows_per_strip();
+    const uint64_t strips =
+        (static_cast<uint64_t>(px.height()) + px.rows_per_strip() - 1) / px.rows_per_strip();
+    return strips * ((strip + page - 1) / page * page);
+}
+
 /// Bytes of session images the server has agreed to hold, against memory + map + disk.
 std::atomic<uint64_t> committed{0};
+/// Connections that have not authenticated yet (capped apart: they cannot lock clients out).
+std::atomic<size_t> unauthenticated{0};
 
 struct Session {
     uint64_t id = 0;
@@ -101,7 +113,10 @@ std::string peer_name(const sockaddr_storage& ss) {
 class Worker {
 public:
     Worker(const ServerConfig& cfg, Session& s) : cfg_(cfg), s_(s), sock_(*s.sock) {}
-    ~Worker() { drop_image(); }
+    ~Worker() {
+        drop_image();
+        authenticated();
+    }
 
     void run() {
         sock_.tune();
@@ -110,9 +125,10 @@ public:
         uint8_t nonce[kNonceBytes];
         if (RAND_bytes(nonce, sizeof nonce) != 1) return end("no random nonce");
         if (sock_.write(nonce, sizeof nonce) != Socket::Status::ok) return end("peer gone during handshake");
+        sock_.set_deadline(cfg_.auth_timeout);  // the whole key, not just its first byte
         if (cfg_.protocol == 3) {
             uint8_t got[8];
-            Socket::Status st = sock_.read(got, sizeof got, static_cast<int>(cfg_.auth_timeout * 1000));
+            Socket::Status st = sock_.read(got, sizeof got);
             if (st != Socket::Status::ok)
                 return end("handshake: " + status_text(st, sock_.last_errno()), true);
             key_ = gen3_key(cfg_.secret, nonce, sizeof nonce);
@@ -121,11 +137,16 @@ public:
         } else {
             key_ = gen1_key(nonce, sizeof nonce);
         }
+        sock_.clear_deadline();
+        authenticated();
         if (cfg_.verbose) log("authenticated (protocol gen %d)", cfg_.protocol);
         for (;;) {
             uint8_t head[9];
             const int idle = static_cast<int>(std::min(cfg_.idle_timeout * 1000, 2e9));
-            Socket::Status st = sock_.read(head, sizeof head, idle);
+            Socket::Status st = sock_.read(head, 1, idle);
+            // From its first byte a request has io_timeout to arrive and be answered in full.
+            sock_.set_deadline(cfg_.io_timeout);
+            if (st == Socket::Status::ok) st = sock_.read(head + 1, 8);
             if (st == Socket::Status::eof)
                 return end(image_ ? "closed without destroying its cache" : "closed", image_ != nullptr);
             if (st == Socket::Status::timeout)
@@ -142,11 +163,17 @@ public:
                 return refuse("server cache failed: " + e.text());
             }
             cache::thread_release_all();  // an idle session pins nothing
+            sock_.clear_deadline();
             if (!go) return;
         }
     }
 
 private:
+    void authenticated() {
+        if (!counted_) return;
+        counted_ = false;
+        --unauthenticated;
+    }
     void log(const char* fmt, ...) const {
         char buf[768];
         std::va_list ap;
@@ -226,17 +253,6 @@ private:
             return false;
         }
         has_index_ = storage == 2 || colorspace == 12;
-        const uint64_t bytes = cols * rows * (8 + (has_index_ ? 2 : 0));
-        const uint64_t room = saturating_add(saturating_add(b.memory, b.map), b.disk);
-        uint64_t now = committed.load();
-        do {
-            if (room != kUnlimited && (now > room || bytes > room - now)) {
-                refuse(std::string("open of a ") + geo +
-                       " cache: exceeds the server's memory, map and disk limits");
-                return false;
-            }
-        } while (!committed.compare_exchange_weak(now, now + bytes));
-        bytes_ = bytes;
         try {
             image_ = std::make_unique<Pixels>(static_cast<int>(cols), static_cast<int>(rows), 4, 2);
             if (has_index_)
@@ -246,6 +262,20 @@ private:
             refuse(std::string("open of a ") + geo + " cache: " + e.text());
             return false;
         }
+        // Admission by what the tiers will charge (strips round up to whole pages), so an
+        // image admitted here can always be held.
+        const uint64_t bytes = footprint(*image_) + (index_ ? footprint(*index_) : 0);
+        const uint64_t room = saturating_add(saturating_add(b.memory, b.map), b.disk);
+        uint64_t now = committed.load();
+        do {
+            if (room != kUnlimited && (now > room || bytes > room - now)) {
+                drop_image();
+                refuse(std::string("open of a ") + geo +
+                       " cache: exceeds the server's memory, map and disk limits");
+                return false;
+            }
+        } while (!committed.compare_exchange_weak(now, now + bytes));
+        bytes_ = bytes;
         cols_ = cols;
         rows_ = rows;
         if (cfg_.verbose)
@@ -396,12 +426,13 @@ private:
     uint64_t cols_ = 0, rows_ = 0, bytes_ = 0;
     uint64_t requests_ = 0, in_ = 0, out_ = 0;
     std::vector<uint8_t> chunk_;
+    bool counted_ = true;  ///< still counted in `unauthenticated`
 };
 
 double parse_seconds(const std::string& v, const char* what) {
     char* end = nullptr;
     double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end || !(d >= 0))
+    if (v.empty() || *end || !(d >= 0) || d > 1e6)
         throw Error(Severity::option_error, std::string("invalid ") + what, v, "distribute-cache.c");
     return d;
 }
@@ -447,6 +478,8 @@ int serve(const std::string& port, const std::vector<std::string>& args, const s
         cfg.auth_timeout = parse_seconds(v, "authentication timeout");
     if (auto v = option(info.get(), "distribute-cache:max-clients"); !v.empty())
         cfg.max_clients = static_cast<size_t>(std::max(1.0, parse_seconds(v, "client count")));
+    if (auto v = option(info.get(), "distribute-cache:max-unauthenticated"); !v.empty())
+        cfg.max_unauthenticated = static_cast<size_t>(std::max(1.0, parse_seconds(v, "client count")));
     cfg.secret = shared_secret();
     if (cfg.secret.empty())
         throw Error(
@@ -542,6 +575,13 @@ int serve(const std::string& port, const std::vector<std::string>& args, const s
             s->id = ++next_id;
             s->peer = peer_name(ss);
             s->sock = std::make_unique<Socket>(fd);
+            if (unauthenticated.load() >= cfg.max_unauthenticated) {
+                log_line(cfg,
+                         "#%llu %s: refused: %zu connections not authenticated yet "
+                         "(distribute-cache:max-unauthenticated)",
+                         static_cast<unsigned long long>(s->id), s->peer.c_str(), cfg.max_unauthenticated);
+                continue;
+            }
             std::unique_lock lock(mu);
             if (sessions.size() >= cfg.max_clients) {
                 lock.unlock();
@@ -550,6 +590,7 @@ int serve(const std::string& port, const std::vector<std::string>& args, const s
                 continue;  // closes the socket
             }
             sessions.push_back(s);
+            ++unauthenticated;  // the worker counts it down once the key checks out
             lock.unlock();
             if (cfg.verbose)
                 log_line(cfg, "#%llu %s: connected", static_cast<unsigned long long>(s->id), s->peer.c_str());
@@ -568,6 +609,7 @@ int serve(const std::string& port, const std::vector<std::string>& args, const s
             } catch (const std::system_error& e) {
                 log_line(cfg, "#%llu %s: refused: no thread (%s)", static_cast<unsigned long long>(s->id),
                          s->peer.c_str(), e.what());
+                --unauthenticated;
                 std::lock_guard l(mu);
                 s->done = true;
             }

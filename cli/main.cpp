@@ -57,8 +57,8 @@ int main(int argc, char** argv) {
                 std::string value = eq == std::string::npos ? "" : d.substr(eq + 1);
                 auto& cfg = cache::dpc::client_config();
                 if (key == "protocol") cfg.protocol = cache::dpc::protocol_from(value);
-                if (key == "timeout") cfg.io_timeout = cfg.connect_timeout = std::atof(value.c_str());
-                if (key == "connect-timeout") cfg.connect_timeout = std::atof(value.c_str());
+                if (key == "timeout") cfg.io_timeout = cfg.connect_timeout = cache::dpc::parse_timeout(value);
+                if (key == "connect-timeout") cfg.connect_timeout = cache::dpc::parse_timeout(value);
             }
         }
         for (size_t i = 0; i < args.size(); ++i) {

@@ -164,6 +164,18 @@ for _ in $(seq 100); do grep -q ready peer5.out && break; sleep 0.05; done
 check "gen 1: mtool client against a scripted gen 1 server" same g1p.png ref_mt_in16_negate.png
 check "gen 1: pixels went to that server" grep -q "tier REMOTE.*tiles-out [1-9]" g1p.log
 stop "$P5"
+# A server that desynchronises the stream (answers writes, over-long replies, junk after the
+# open): the client notices, exit 1, no output; never a wrong image with exit 0.
+for bad in ack_writes overlong_reads junk_after_open; do
+  $PEER gen1-server "$(port 14)" $bad >peer14.out 2>&1 &
+  P14=$!; PIDS+=("$P14")
+  for _ in $(seq 100); do grep -q ready peer14.out && break; sleep 0.05; done
+  err=$("$MTOOL" $MTLIM -define distribute-cache:protocol=1 -define registry:cache:hosts=127.0.0.1:$(port 14) \
+    in16.png -negate bad_$bad.png 2>&1); rc=$?
+  check "misbehaving server ($bad): exit 1, no output" [ $rc = 1 -a ! -e bad_$bad.png ]
+  check "misbehaving server ($bad): protocol error reported" grep -q "protocol error" <<<"$err"
+  stop "$P14"
+done
 
 # ---- the server under hostile input ---------------------------------------------------------
 start_mtool 6 srv6.log -limit memory 8MiB -limit map 16MiB -limit disk 32MiB \
@@ -181,9 +193,16 @@ check "fuzz: every refusal logged" [ "$(grep -c refused srv6.log)" -gt 1000 ]
 $PEER flood "$(port 6)" 100 >flood.out </dev/null &
 F=$!; PIDS+=("$F")
 sleep 1.5
-check "flood: connections over max-clients refused" grep -q "max-clients" srv6.log
+check "flood: unauthenticated connections over the cap refused" grep -q "max-unauthenticated" srv6.log
 sleep 1
 check "flood: silent connections closed by the auth timeout" grep -q "handshake: timed out" srv6.log
+kill "$F" 2>/dev/null; wait "$F" 2>/dev/null
+# One key byte per connection does not extend the handshake: all closed by the 1 s deadline.
+n=$(grep -c "handshake: timed out" srv6.log)
+$PEER flood "$(port 6)" 10 1 >flood1.out </dev/null &
+F=$!; PIDS+=("$F")
+sleep 2.5
+check "a trickled key gets no more than the auth timeout" [ $(($(grep -c "handshake: timed out" srv6.log) - n)) -ge 10 ]
 kill "$F" 2>/dev/null; wait "$F" 2>/dev/null
 sleep 0.2
 "$MTOOL" $MTLIM -define registry:cache:hosts=127.0.0.1:$(port 6) in16.png -negate after.png

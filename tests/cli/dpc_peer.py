@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Scripted peers of ImageMagick's distributed pixel cache protocol for tests/cli/distributed.sh.
 
-  dpc_peer.py gen1-server PORT          a stock 6.9.11-60 style (gen 1, CRC key) server
+  dpc_peer.py gen1-server PORT [BAD]    a stock 6.9.11-60 style (gen 1, CRC key) server; BAD makes it
+                                        misbehave: ack_writes, overlong_reads, junk_after_open
   dpc_peer.py stall PORT                accepts, sends a nonce, then never answers
   dpc_peer.py probe PORT SECRET [GEN]   protocol checks against a server (edge cases, isolation)
   dpc_peer.py fuzz PORT SECRET N SEED   N random and mutated requests; the server must survive
-  dpc_peer.py flood PORT N              N connections opened at once and left silent
+  dpc_peer.py flood PORT N [K]          N connections opened at once, silent or sending K key bytes
   dpc_peer.py hold PORT SECRET          one authenticated session with an image, kept open
 
 Written from the protocol description (little-endian, Q16 PixelPacket), independent of mtool's
@@ -91,6 +92,9 @@ def listener(port):
     return ls
 
 
+BAD = ""  # gen1-server misbehaviour: ack_writes, overlong_reads, junk_after_open
+
+
 def gen1_server(port):
     """Serves connections (one image each, a thread each) until killed."""
     ls = listener(port)
@@ -119,7 +123,7 @@ def gen1_session(c):
                 sc, cs, _ch, cols, rows = struct.unpack("<iiQQQ", recv_exact(c, 32))
                 img = bytearray(cols * rows * 8)
                 idx = bytearray(cols * rows * 2) if sc == 2 or cs == 12 else None
-                c.sendall(struct.pack("<i", 1))
+                c.sendall(struct.pack("<i", 1) + (b"junk" * 750 if BAD == "junk_after_open" else b""))
             elif cmd in (b"r", b"R", b"w", b"W"):
                 w, h, x, y, length = struct.unpack("<QQqqQ", recv_exact(c, 40))
                 buf, bpp = (img, 8) if cmd in (b"r", b"w") else (idx, 2)
@@ -129,6 +133,8 @@ def gen1_session(c):
                         part = data[j * w * bpp:(j + 1) * w * bpp]
                         at = ((y + j) * cols + x) * bpp
                         buf[at:at + len(part)] = part
+                    if BAD == "ack_writes":
+                        c.sendall(struct.pack("<i", 1))
                 else:
                     out = bytearray()
                     for j in range(h):
@@ -137,7 +143,7 @@ def gen1_session(c):
                             xx = min(max(x + i, 0), cols - 1)
                             at = (yy * cols + xx) * bpp
                             out += buf[at:at + bpp]
-                    c.sendall(bytes(out[:length]))
+                    c.sendall(bytes(out[:length]) + (b"x" * 37 if BAD == "overlong_reads" else b""))
             elif cmd == b"d":
                 c.sendall(struct.pack("<i", 1))
                 break
@@ -303,11 +309,16 @@ def fuzz(port, secret, n, seed):
     return 0
 
 
-def flood(port, n):
+def flood(port, n, key_bytes=0):
+    """n connections left silent, or sending only `key_bytes` bytes of the key each."""
     socks = []
     for _ in range(n):
         try:
-            socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if key_bytes:
+                recv_exact(s, 8)
+                s.sendall(b"\0" * key_bytes)
+            socks.append(s)
         except OSError:
             break
     print("opened %d" % len(socks), flush=True)
@@ -326,6 +337,8 @@ def hold(port, secret):
 def main():
     mode = sys.argv[1]
     if mode == "gen1-server":
+        global BAD
+        BAD = sys.argv[3] if len(sys.argv) > 3 else ""
         gen1_server(int(sys.argv[2]))
     elif mode == "stall":
         stall(int(sys.argv[2]))
@@ -336,7 +349,7 @@ def main():
     elif mode == "hold":
         sys.exit(hold(int(sys.argv[2]), sys.argv[3]))
     elif mode == "flood":
-        sys.exit(flood(int(sys.argv[2]), int(sys.argv[3])))
+        sys.exit(flood(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0))
     else:
         sys.exit("unknown mode " + mode)
 
