@@ -186,6 +186,7 @@ TierManager::TierManager(std::function<Budgets()> budgets) : budgets_(std::move(
 TierManager::~TierManager() {
     for (Strip* s : clock_)
         if (s->frame) munmap(s->frame, page_round(s->bytes));
+    for (auto& [bytes, frame] : pool_) munmap(frame, page_round(bytes));
 }
 
 void TierManager::log(const char* fmt, ...) const {
@@ -254,11 +255,73 @@ void TierManager::drop_from_clock(Strip* s) {
 
 void TierManager::free_frame(Strip* s) {
     if (!s->frame) return;
-    munmap(s->frame, page_round(s->bytes));
+    if (s->mapped || s->dead) {  // a dead strip's frame goes back to the system
+        munmap(s->frame, page_round(s->bytes));
+        charge(Tier::memory, -static_cast<int64_t>(s->bytes));
+    } else {
+        pool_frame(s->frame, s->bytes);
+    }
     s->frame = nullptr;
     s->mapped = false;
-    charge(Tier::memory, -static_cast<int64_t>(s->bytes));
     drop_from_clock(s);
+    if (clock_.empty())
+        while (drop_pooled()) {  // nothing resident any more: nothing to recycle frames for
+        }
+}
+
+// Freed heap frames are kept (still charged to MEMORY, their pages still faulted in) for the
+// next strip of the same size: a strip moving through the tiers then costs no mmap, munmap and
+// page faults. The pool is the first thing given back when the budget is exceeded.
+void TierManager::pool_frame(uint8_t* frame, uint64_t bytes) {
+    if (pool_.size() < kPoolFrames && pooled_bytes_ + bytes <= kPoolBytes) {
+        pool_.push_back({bytes, frame});
+        pooled_bytes_ += bytes;
+        return;
+    }
+    munmap(frame, page_round(bytes));
+    charge(Tier::memory, -static_cast<int64_t>(bytes));
+}
+
+uint8_t* TierManager::take_pooled(uint64_t bytes) {
+    for (size_t i = 0; i < pool_.size(); ++i)
+        if (pool_[i].first == bytes) {
+            uint8_t* f = pool_[i].second;
+            pool_[i] = pool_.back();
+            pool_.pop_back();
+            pooled_bytes_ -= bytes;
+            return f;
+        }
+    return nullptr;
+}
+
+bool TierManager::drop_pooled() {
+    if (pool_.empty()) return false;
+    auto [bytes, frame] = pool_.back();
+    pool_.pop_back();
+    pooled_bytes_ -= bytes;
+    munmap(frame, page_round(bytes));
+    charge(Tier::memory, -static_cast<int64_t>(bytes));
+    return true;
+}
+
+uint8_t* TierManager::heap_frame(Strip* s, bool zero) {
+    const Budgets b = budgets_();
+    uint8_t* f = take_pooled(s->bytes);
+    uint64_t need = f ? 0 : s->bytes;
+    while (memory_excess(usage_, need, b) > 0) {
+        if (!f && (f = take_pooled(s->bytes))) {  // a victim's frame, just pooled
+            need = 0;
+            continue;
+        }
+        if (!drop_pooled() && !evict_one()) break;  // everything pinned: the working-set floor
+    }
+    if (f) {
+        if (zero) std::memset(f, 0, s->bytes);  // a strip without data reads zeros
+        return f;
+    }
+    f = anonymous(s->bytes);
+    charge(Tier::memory, static_cast<int64_t>(s->bytes));
+    return f;
 }
 
 void TierManager::release_home(Strip* s) {
@@ -344,17 +407,21 @@ void TierManager::evict(Strip* s) {
     ++stats_[static_cast<int>(Tier::memory)].evictions;
 }
 
+bool TierManager::evict_one() {
+    std::vector<ClockSlot> slots(clock_.size());
+    for (size_t i = 0; i < clock_.size(); ++i)
+        slots[i] = ClockSlot{clock_[i]->frame != nullptr, clock_[i]->pins > 0, clock_[i]->referenced};
+    std::optional<size_t> v = clock_victim(slots, hand_);
+    for (size_t i = 0; i < clock_.size(); ++i) clock_[i]->referenced = slots[i].referenced;
+    if (!v) return false;
+    evict(clock_[*v]);
+    return true;
+}
+
 void TierManager::make_room(uint64_t bytes) {
     const Budgets b = budgets_();
-    while (memory_excess(usage_, bytes, b) > 0) {
-        std::vector<ClockSlot> slots(clock_.size());
-        for (size_t i = 0; i < clock_.size(); ++i)
-            slots[i] = ClockSlot{clock_[i]->frame != nullptr, clock_[i]->pins > 0, clock_[i]->referenced};
-        std::optional<size_t> v = clock_victim(slots, hand_);
-        for (size_t i = 0; i < clock_.size(); ++i) clock_[i]->referenced = slots[i].referenced;
-        if (!v) return;  // everything resident is pinned: the working set floor
-        evict(clock_[*v]);
-    }
+    while (memory_excess(usage_, bytes, b) > 0)
+        if (!drop_pooled() && !evict_one()) return;  // everything resident is pinned: the floor
 }
 
 void TierManager::make_resident(Strip* s) {
@@ -363,9 +430,9 @@ void TierManager::make_resident(Strip* s) {
     const bool map_room =
         s->home == Tier::memory && !s->disk_only && (b.map == kUnlimited || usage_.map + slot <= b.map);
     Residence r = s->disk_only ? Residence::heap : residence_for(s->bytes, s->home == Tier::map, map_room, b);
-    make_room(s->bytes);
     auto t0 = std::chrono::steady_clock::now();
     if (r == Residence::mapped_window && s->home != Tier::disk) {
+        make_room(s->bytes);
         if (s->home == Tier::memory) {
             s->offset = map_file_.allocate(slot, true);
             s->home = Tier::map;
@@ -379,9 +446,11 @@ void TierManager::make_resident(Strip* s) {
                              "cache.c/MapBlob");
         s->frame = static_cast<uint8_t*>(p);
         s->mapped = true;
+        charge(Tier::memory, static_cast<int64_t>(s->bytes));
         ++stats_[static_cast<int>(Tier::map)].misses;
     } else {
-        s->frame = anonymous(s->bytes);
+        const bool has_data = s->loaded && s->home != Tier::memory;
+        s->frame = heap_frame(s, !has_data);
         s->mapped = false;
         if (s->loaded && s->home != Tier::memory) {
             try {
@@ -394,7 +463,7 @@ void TierManager::make_resident(Strip* s) {
                     f.read(s->offset, s->frame, s->bytes);
                 }
             } catch (...) {
-                munmap(s->frame, slot);
+                pool_frame(s->frame, s->bytes);
                 s->frame = nullptr;
                 throw;
             }
@@ -405,7 +474,6 @@ void TierManager::make_resident(Strip* s) {
         }
         ++stats_[static_cast<int>(Tier::memory)].misses;
     }
-    charge(Tier::memory, static_cast<int64_t>(s->bytes));
     s->clock_index = clock_.size();
     clock_.push_back(s);
 }
@@ -414,10 +482,8 @@ void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
     // The strip is given its frame and pinned under the lock, then read from its server with
     // the lock released: other threads go on with resident strips (and other images' servers)
     // meanwhile; a thread wanting this strip waits for the load.
-    make_room(s->bytes);
-    s->frame = anonymous(s->bytes);
+    s->frame = heap_frame(s, false);
     s->mapped = false;
-    charge(Tier::memory, static_cast<int64_t>(s->bytes));
     s->loading = true;
     ++s->pins;
     std::shared_ptr<dpc::RemoteStore> store = s->group->remote;
@@ -434,9 +500,8 @@ void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
     --s->pins;
     loaded_.notify_all();
     if (failure) {
-        munmap(s->frame, page_round(s->bytes));
+        pool_frame(s->frame, s->bytes);
         s->frame = nullptr;
-        charge(Tier::memory, -static_cast<int64_t>(s->bytes));
         std::rethrow_exception(failure);
     }
     TierStats& st = stats_[static_cast<int>(Tier::remote)];
@@ -485,9 +550,13 @@ void TierManager::unpin(Strip* s) {
     }
     // Over budget only because of pinned strips: give memory back as soon as they go. Strips
     // of images over the area limit live on DISK, as ImageMagick keeps such images.
+    while (memory_excess(usage_, 0, budgets_()) > 0 && drop_pooled()) {
+    }
     if ((memory_excess(usage_, 0, budgets_()) > 0 || s->disk_only) && s->frame) {
         try {
             evict(s);
+            while (memory_excess(usage_, 0, budgets_()) > 0 && drop_pooled()) {
+            }
         } catch (const Error& e) {
             // Left resident (nothing is lost); unpin cannot throw, so the next pin reports it.
             if (pending_error_.empty()) {

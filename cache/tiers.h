@@ -115,6 +115,12 @@ public:
 
 private:
     void make_room(uint64_t bytes);
+    bool evict_one();
+    /// A MEMORY frame for `s` (pooled or new, charged), room made under the budget first.
+    uint8_t* heap_frame(Strip* s, bool zero);
+    void pool_frame(uint8_t* frame, uint64_t bytes);
+    uint8_t* take_pooled(uint64_t bytes);
+    bool drop_pooled();
     void evict(Strip* s);
     void make_resident(Strip* s);
     void load_remote(Strip* s, std::unique_lock<std::mutex>& lock);
@@ -128,6 +134,10 @@ private:
     mutable std::mutex mu_;
     std::condition_variable loaded_;  ///< a remote strip's load finished
     std::vector<Strip*> clock_;
+    static constexpr size_t kPoolFrames = 8;
+    static constexpr uint64_t kPoolBytes = 8 << 20;
+    std::vector<std::pair<uint64_t, uint8_t*>> pool_;  ///< freed heap frames, still charged
+    uint64_t pooled_bytes_ = 0;
     size_t hand_ = 0;
     Usage usage_;
     std::array<TierStats, kTierCount> stats_{};
