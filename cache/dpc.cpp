@@ -186,6 +186,16 @@ Socket::Status Socket::read(void* out, size_t n, int first_timeout_ms) {
         }
         pos_ = end_ = 0;
         const int wait_ms = first && first_timeout_ms != -2 ? first_timeout_ms : timeout_ms_;
+        if (drained_ && spin_us_ > 0) {
+            // A client that sends its next request right after our reply (ImageMagick's: one
+            // request at a time) finds us awake: no sleep and wake-up per request.
+            const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us_);
+            uint8_t probe;
+            while (::recv(fd_, &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN &&
+                   std::chrono::steady_clock::now() < until) {
+            }
+            drained_ = false;
+        }
         if (drained_) {  // the last receive emptied the socket: wait first, saves an EAGAIN
             Status s = wait(POLLIN, wait_ms);
             if (s != Status::ok) return s;

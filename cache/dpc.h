@@ -72,6 +72,8 @@ public:
     bool unsolicited();
     /// TCP_QUICKACK re-armed after every receive (the kernel clears it on its own).
     void set_quickack(bool on) { quickack_ = on; }
+    /// Microseconds to poll for the next bytes before sleeping in the kernel (0: never).
+    void set_spin(int us) { spin_us_ = us; }
     void quickack();
     /// Configures the accepted or connected socket: non-blocking, TCP_NODELAY, keepalive.
     void tune();
@@ -94,6 +96,7 @@ private:
     int timeout_ms_ = 30000;
     bool quickack_ = false;
     bool drained_ = false;
+    int spin_us_ = 0;
     bool has_deadline_ = false;
     std::chrono::steady_clock::time_point deadline_{};
     int errno_ = 0;

@@ -55,6 +55,7 @@ struct ServerConfig {
     double idle_timeout = 3600;
     size_t max_clients = 128;
     size_t max_unauthenticated = 16;
+    int spin_us = 50;
     std::string secret;
 };
 
@@ -121,6 +122,7 @@ public:
     void run() {
         sock_.tune();
         sock_.set_quickack(true);
+        sock_.set_spin(cfg_.spin_us);
         sock_.set_timeout(cfg_.io_timeout);
         uint8_t nonce[kNonceBytes];
         if (RAND_bytes(nonce, sizeof nonce) != 1) return end("no random nonce");
@@ -478,6 +480,8 @@ int serve(const std::string& port, const std::vector<std::string>& args, const s
         cfg.auth_timeout = parse_seconds(v, "authentication timeout");
     if (auto v = option(info.get(), "distribute-cache:max-clients"); !v.empty())
         cfg.max_clients = static_cast<size_t>(std::max(1.0, parse_seconds(v, "client count")));
+    if (auto v = option(info.get(), "distribute-cache:spin"); !v.empty())
+        cfg.spin_us = static_cast<int>(std::min(parse_seconds(v, "spin microseconds"), 10000.0));
     if (auto v = option(info.get(), "distribute-cache:max-unauthenticated"); !v.empty())
         cfg.max_unauthenticated = static_cast<size_t>(std::max(1.0, parse_seconds(v, "client count")));
     cfg.secret = shared_secret();
