@@ -561,14 +561,20 @@ void RemoteStore::header(uint8_t cmd, uint8_t* out, uint64_t w, uint64_t h, int6
 }
 
 void RemoteStore::fail(const char* reason, Socket::Status s) {
+    // The first failure is the one reported: every later use of the store repeats it.
+    if (!broken_ || failure_.empty())
+        failure_ = format_diagnostic(
+            Severity::cache_error,
+            std::string(reason) + " `" + host_.text() + "': " + status_text(s, sock_->last_errno()),
+            current_label(),
+            reason[10] == 'r' ? "distribute-cache.c/ReadDistributePixelCachePixels"
+                              : "distribute-cache.c/WriteDistributePixelCachePixels");
     broken_ = true;
-    throw Error(Severity::cache_error,
-                std::string(reason) + " `" + host_.text() + "': " + status_text(s, sock_->last_errno()),
-                current_label(), "distribute-cache.c/ReadDistributePixelCachePixels");
+    throw Error(Severity::cache_error, failure_);
 }
 
 void RemoteStore::fail_protocol(const char* reason) {
-    if (!broken_)
+    if (!broken_ || failure_.empty())
         failure_ = format_diagnostic(Severity::cache_error,
                                      std::string(reason) + " `" + host_.text() +
                                          "': protocol error: the server sent bytes nobody asked for",

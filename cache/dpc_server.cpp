@@ -347,6 +347,7 @@ private:
                     {r.h - j, static_cast<uint64_t>(rps - y % rps), static_cast<uint64_t>(rows - y)});
                 const uint64_t n = std::min<uint64_t>(left, run * px.stride());
                 if (!send(px.row(y), n)) return false;
+                cache::thread_release_all();  // one strip pinned at a time per session
                 left -= n;
                 j += run;
             }
@@ -376,6 +377,7 @@ private:
                 left -= n;
                 x += run;
             }
+            cache::thread_release_all();
         }
         return true;
     }
@@ -413,6 +415,7 @@ private:
                 end("truncated write payload: " + status_text(st, sock_.last_errno()), true);
                 return false;
             }
+            cache::thread_release_all();  // a stalled payload pins one strip, not a ring of them
             in_ += n;
             left -= n;
         }

@@ -261,7 +261,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 wait $K
 check "server stopped mid-job: exit 1, no output" [ $rc = 1 -a ! -e stopped.png ]
 check "server stopped mid-job: gave up in ${ms} ms (2 s timeout)" [ $ms -lt 12000 ]
-check "server stopped mid-job: says timed out" grep -q "timed out" <<<"$err"
+check "server stopped mid-job: says timed out ($err)" grep -q "timed out" <<<"$err"
 kill -CONT "$S11"; stop "$S11"
 # A stalled server (answers the handshake, then nothing): times out within the configured time.
 $PEER stall "$(port 9)" >peer9.out 2>&1 &
