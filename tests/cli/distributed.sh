@@ -283,6 +283,20 @@ check "IPv6 loopback server and client" same v6.png ref_mt_in16_negate.png
 stop "$S10"
 check "default bind is 127.0.0.1" grep -q "listening on 127.0.0.1:" srv8.log
 
+# The same server from `mtool convert` and from the magick name.
+"$MTOOL" convert -distribute-cache "$(port 15)" 2>conv15.log &
+C15=$!; PIDS+=("$C15")
+for _ in $(seq 100); do grep -q listening conv15.log && break; sleep 0.05; done
+check "mtool convert -distribute-cache serves" grep -q "listening on 127.0.0.1:$(port 15)" conv15.log
+stop "$C15"
+if [ -x "$(dirname "$MTOOL")/aliases/magick" ]; then
+  "$(dirname "$MTOOL")/aliases/magick" -distribute-cache "$(port 16)" 2>mag16.log &
+  C16=$!; PIDS+=("$C16")
+  for _ in $(seq 100); do grep -q listening mag16.log && break; sleep 0.05; done
+  check "magick -distribute-cache serves" grep -q "listening on 127.0.0.1:$(port 16)" mag16.log
+  stop "$C16"
+fi
+
 # samples/distributed.sh as the README runs it (on ports of this run).
 out=$(PORTS="$(port 12) $(port 13)" bash "$HERE/../../samples/distributed.sh" "$MTOOL" 2>&1)
 check "samples/distributed.sh runs a batch through two servers" grep -q "distributed sample ok: 3 images" <<<"$out"
