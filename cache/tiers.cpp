@@ -217,7 +217,7 @@ void TierManager::charge(Tier t, int64_t delta) {
 }
 
 void TierManager::reserve(uint64_t bytes) {
-    std::lock_guard lock(mu_);
+    Held held(*this);
     charge(Tier::memory, static_cast<int64_t>(bytes));
     make_room(0);
 }
@@ -390,7 +390,7 @@ void TierManager::evict(Strip* s) {
         }
         TierStats& st = stats_[static_cast<int>(s->home)];
         if (s->home == Tier::remote) {
-            s->group->remote->write(s->index, s->frame, s->bytes);
+            if (!write_remote(s)) return;  // its image went away meanwhile: the strip is gone
             st.bytes += s->bytes;
         } else {
             SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
@@ -405,6 +405,39 @@ void TierManager::evict(Strip* s) {
     }
     free_frame(s);
     ++stats_[static_cast<int>(Tier::memory)].evictions;
+}
+
+bool TierManager::write_remote(Strip* s) {
+    // Like a load, the write runs with the manager unlocked when the caller's lock is known:
+    // the strip is pinned and marked busy meanwhile, so nobody evicts, pins or frees it.
+    std::shared_ptr<dpc::RemoteStore> store = s->group->remote;
+    std::unique_lock<std::mutex>* mine = lock_;
+    if (!mine) {
+        store->write(s->index, s->frame, s->bytes);
+        return true;
+    }
+    s->loading = true;
+    ++s->pins;
+    std::exception_ptr failure;
+    mine->unlock();
+    try {
+        store->write(s->index, s->frame, s->bytes);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    mine->lock();
+    lock_ = mine;
+    s->loading = false;
+    --s->pins;
+    loaded_.notify_all();
+    if (failure) std::rethrow_exception(failure);
+    if (s->dead && s->pins == 0) {
+        free_frame(s);
+        release_home(s);
+        delete s;
+        return false;
+    }
+    return true;
 }
 
 bool TierManager::evict_one() {
@@ -489,6 +522,7 @@ void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
     std::shared_ptr<dpc::RemoteStore> store = s->group->remote;
     const auto t0 = std::chrono::steady_clock::now();
     std::exception_ptr failure;
+    std::unique_lock<std::mutex>* mine = lock_;
     lock.unlock();
     try {
         store->read(s->index, s->frame, s->bytes);
@@ -496,6 +530,7 @@ void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
         failure = std::current_exception();
     }
     lock.lock();
+    lock_ = mine;
     s->loading = false;
     --s->pins;
     loaded_.notify_all();
@@ -516,13 +551,15 @@ void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
 }
 
 uint8_t* TierManager::pin(Strip* s, bool write) {
-    std::unique_lock lock(mu_);
+    Held held(*this);
+    std::unique_lock<std::mutex>& lock = held.lock;
     if (!pending_error_.empty()) {
         Error e(static_cast<Severity>(pending_severity_), pending_error_);
         pending_error_.clear();
         throw e;
     }
     loaded_.wait(lock, [s] { return !s->loading; });
+    lock_ = &lock;  // others held the mutex while this thread waited
     if (s->frame) {
         ++stats_[static_cast<int>(s->mapped ? Tier::map : Tier::memory)].hits;
     } else if (s->loaded && s->home == Tier::remote) {
@@ -540,7 +577,7 @@ uint8_t* TierManager::pin(Strip* s, bool write) {
 }
 
 void TierManager::unpin(Strip* s) {
-    std::lock_guard lock(mu_);
+    Held held(*this);
     if (--s->pins > 0) return;
     if (s->dead) {
         free_frame(s);

@@ -116,6 +116,15 @@ public:
 private:
     void make_room(uint64_t bytes);
     bool evict_one();
+    /// Writes an evicted strip to its server; false when its image was destroyed meanwhile.
+    bool write_remote(Strip* s);
+    /// The manager's mutex, held by an entry point that lets spill I/O release it (lock_ set).
+    struct Held {
+        explicit Held(TierManager& m) : m_(m), lock(m.mu_) { m.lock_ = &lock; }
+        ~Held() { m_.lock_ = nullptr; }
+        TierManager& m_;
+        std::unique_lock<std::mutex> lock;
+    };
     /// A MEMORY frame for `s` (pooled or new, charged), room made under the budget first.
     uint8_t* heap_frame(Strip* s, bool zero);
     void pool_frame(uint8_t* frame, uint64_t bytes);
@@ -132,7 +141,8 @@ private:
 
     std::function<Budgets()> budgets_;
     mutable std::mutex mu_;
-    std::condition_variable loaded_;  ///< a remote strip's load finished
+    std::condition_variable loaded_;                ///< a remote strip's load or write finished
+    std::unique_lock<std::mutex>* lock_ = nullptr;  ///< the holder's lock (see Held)
     std::vector<Strip*> clock_;
     static constexpr size_t kPoolFrames = 8;
     static constexpr uint64_t kPoolBytes = 8 << 20;
