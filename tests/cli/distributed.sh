@@ -283,6 +283,16 @@ check "IPv6 loopback server and client" same v6.png ref_mt_in16_negate.png
 stop "$S10"
 check "default bind is 127.0.0.1" grep -q "listening on 127.0.0.1:" srv8.log
 
+# Idle sessions are closed after distribute-cache:idle-timeout; SIGINT stops the server too.
+start_mtool 17 srv17.log -define distribute-cache:idle-timeout=1 && S17=$LAST
+$PEER hold "$(port 17)" "$SECRET" >hold17.out 2>&1 </dev/null &
+H17=$!; PIDS+=("$H17")
+sleep 2
+check "idle session closed after the idle timeout" grep -q "idle timeout" srv17.log
+kill -INT "$S17"; wait "$S17"; rc=$?
+check "SIGINT: exit 0 and logged" [ $rc = 0 ] && check "SIGINT: stop logged" grep -q "stopped" srv17.log
+stop "$H17"
+
 # The same server from `mtool convert` and from the magick name.
 "$MTOOL" convert -distribute-cache "$(port 15)" 2>conv15.log &
 C15=$!; PIDS+=("$C15")
