@@ -18,8 +18,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <thread>
 #include <utility>
 
 #include "cache/tiers.h"
@@ -584,6 +586,13 @@ void RemoteStore::fail_protocol(const char* reason) {
 }
 
 void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {
+    // Test hook: MTOOL_DPC_TEST_WRITE_DELAY_MS slows every strip write, widening the window in
+    // which other threads run while a write is in flight (tests/cli/distributed.sh).
+    static const int delay_ms = [] {
+        const char* v = std::getenv("MTOOL_DPC_TEST_WRITE_DELAY_MS");
+        return v ? std::atoi(v) : 0;
+    }();
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     std::lock_guard lock(mu_);  // one request at a time on the connection
     if (broken_) fail("unable to write pixel cache", Socket::Status::eof);
     sock_->set_deadline(client_config().io_timeout);

@@ -517,8 +517,6 @@ void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
     // meanwhile; a thread wanting this strip waits for the load.
     s->frame = heap_frame(s, false);
     s->mapped = false;
-    s->loading = true;
-    ++s->pins;
     std::shared_ptr<dpc::RemoteStore> store = s->group->remote;
     const auto t0 = std::chrono::steady_clock::now();
     std::exception_ptr failure;
@@ -531,9 +529,6 @@ void TierManager::load_remote(Strip* s, std::unique_lock<std::mutex>& lock) {
     }
     lock.lock();
     lock_ = mine;
-    s->loading = false;
-    --s->pins;
-    loaded_.notify_all();
     if (failure) {
         pool_frame(s->frame, s->bytes);
         s->frame = nullptr;
@@ -562,10 +557,25 @@ uint8_t* TierManager::pin(Strip* s, bool write) {
     lock_ = &lock;  // others held the mutex while this thread waited
     if (s->frame) {
         ++stats_[static_cast<int>(s->mapped ? Tier::map : Tier::memory)].hits;
-    } else if (s->loaded && s->home == Tier::remote) {
-        load_remote(s, lock);
     } else {
-        make_resident(s);
+        // Busy (and pinned) from here until it is resident: making room and remote I/O may
+        // release the mutex, and another thread must not make the same strip resident too.
+        s->loading = true;
+        ++s->pins;
+        try {
+            if (s->loaded && s->home == Tier::remote)
+                load_remote(s, lock);
+            else
+                make_resident(s);
+        } catch (...) {
+            s->loading = false;
+            --s->pins;
+            loaded_.notify_all();
+            throw;
+        }
+        s->loading = false;
+        --s->pins;
+        loaded_.notify_all();
     }
     ++s->pins;
     s->referenced = true;
