@@ -513,7 +513,6 @@ bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_byte
     uint8_t status[4];
     Socket::Status s = sock_->write(req, sizeof req);
     if (s == Socket::Status::ok) s = sock_->read(status, 4);
-    ++round_trips_;
     // A gen 3 server closes the connection on a wrong key without a word.
     if (s == Socket::Status::eof || (s == Socket::Status::error && sock_->last_errno() == ECONNRESET)) {
         why = "authentication failed";
@@ -563,26 +562,34 @@ void RemoteStore::header(uint8_t cmd, uint8_t* out, uint64_t w, uint64_t h, int6
 }
 
 void RemoteStore::fail(const char* reason, Socket::Status s) {
+    fail(reason, status_text(s, sock_->last_errno()));
+}
+
+void RemoteStore::fail(const char* reason, const std::string& why) {
     // The first failure is the one reported: every later use of the store repeats it.
     if (!broken_ || failure_.empty())
         failure_ = format_diagnostic(
-            Severity::cache_error,
-            std::string(reason) + " `" + host_.text() + "': " + status_text(s, sock_->last_errno()),
-            current_label(),
+            Severity::cache_error, std::string(reason) + " `" + host_.text() + "': " + why, current_label(),
             reason[10] == 'r' ? "distribute-cache.c/ReadDistributePixelCachePixels"
                               : "distribute-cache.c/WriteDistributePixelCachePixels");
     broken_ = true;
     throw Error(Severity::cache_error, failure_);
 }
 
-void RemoteStore::fail_protocol(const char* reason) {
-    if (!broken_ || failure_.empty())
-        failure_ = format_diagnostic(Severity::cache_error,
-                                     std::string(reason) + " `" + host_.text() +
-                                         "': protocol error: the server sent bytes nobody asked for",
-                                     current_label(), "distribute-cache.c/ReadDistributePixelCachePixels");
-    broken_ = true;
-    throw Error(Severity::cache_error, failure_);
+void RemoteStore::request(uint8_t cmd, uint64_t slot, const uint8_t* out, uint8_t* in, uint64_t bytes) {
+    const char* reason = cmd == 'w' ? "unable to write pixel cache" : "unable to read pixel cache";
+    const char* stray = "protocol error: the server sent bytes nobody asked for";
+    std::lock_guard lock(mu_);  // one request at a time on the connection
+    if (broken_) fail(reason, Socket::Status::eof);
+    sock_->set_deadline(client_config().io_timeout);
+    if (sock_->unsolicited()) fail(reason, stray);
+    uint8_t h[9 + kRegionHeader];
+    header(cmd, h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,
+           static_cast<int64_t>(slot * slot_rows_), bytes);
+    Socket::Status s = sock_->write(h, sizeof h);
+    if (s == Socket::Status::ok) s = out ? sock_->write(out, bytes) : sock_->read(in, bytes);
+    if (s != Socket::Status::ok) fail(reason, s);
+    if (in && sock_->unsolicited()) fail(reason, stray);  // an over-long reply
 }
 
 void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {
@@ -593,33 +600,11 @@ void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {
         return v ? std::atoi(v) : 0;
     }();
     if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    std::lock_guard lock(mu_);  // one request at a time on the connection
-    if (broken_) fail("unable to write pixel cache", Socket::Status::eof);
-    sock_->set_deadline(client_config().io_timeout);
-    if (sock_->unsolicited()) fail_protocol("unable to write pixel cache");
-    uint8_t h[9 + kRegionHeader];
-    header('w', h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,
-           static_cast<int64_t>(slot * slot_rows_), bytes);
-    Socket::Status s = sock_->write(h, sizeof h);
-    if (s == Socket::Status::ok) s = sock_->write(data, bytes);
-    if (s != Socket::Status::ok) fail("unable to write pixel cache", s);
-    bytes_moved_ += bytes;
+    request('w', slot, data, nullptr, bytes);
 }
 
 void RemoteStore::read(uint64_t slot, uint8_t* data, uint64_t bytes) {
-    std::lock_guard lock(mu_);
-    if (broken_) fail("unable to read pixel cache", Socket::Status::eof);
-    sock_->set_deadline(client_config().io_timeout);
-    if (sock_->unsolicited()) fail_protocol("unable to read pixel cache");
-    uint8_t h[9 + kRegionHeader];
-    header('r', h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,
-           static_cast<int64_t>(slot * slot_rows_), bytes);
-    Socket::Status s = sock_->write(h, sizeof h);
-    if (s == Socket::Status::ok) s = sock_->read(data, bytes);
-    if (s != Socket::Status::ok) fail("unable to read pixel cache", s);
-    if (sock_->unsolicited()) fail_protocol("unable to read pixel cache");  // an over-long reply
-    ++round_trips_;
-    bytes_moved_ += bytes;
+    request('r', slot, nullptr, data, bytes);
 }
 
 }  // namespace mtool::cache::dpc

@@ -85,8 +85,6 @@ public:
     /// Reads whatever arrives in one receive (up to n bytes); returns the count, 0 on failure.
     size_t read_some(void* buf, size_t n);
     Status write(const void* buf, size_t n);
-    /// Discards buffered input (there must be none for a well-behaved peer).
-    size_t buffered() const { return end_ - pos_; }
     int last_errno() const { return errno_; }
     void shutdown_both();
 
@@ -136,15 +134,15 @@ public:
     void write(uint64_t slot, const uint8_t* data, uint64_t bytes);
     void read(uint64_t slot, uint8_t* data, uint64_t bytes);
     const Host& host() const { return host_; }
-    uint64_t round_trips() const { return round_trips_; }
-    uint64_t bytes_moved() const { return bytes_moved_; }
 
 private:
     RemoteStore() = default;
     bool connect_to(const Host& h, uint64_t strips, uint64_t strip_bytes, std::string& why);
     void header(uint8_t cmd, uint8_t* out, uint64_t w, uint64_t h, int64_t x, int64_t y, uint64_t len) const;
+    /// One strip request: `w` sends `out`, `r` fills `in`.
+    void request(uint8_t cmd, uint64_t slot, const uint8_t* out, uint8_t* in, uint64_t bytes);
     [[noreturn]] void fail(const char* reason, Socket::Status s);
-    [[noreturn]] void fail_protocol(const char* reason);
+    [[noreturn]] void fail(const char* reason, const std::string& why);
     std::unique_ptr<Socket> sock_;
     Host host_;
     std::array<uint8_t, 8> key_{};
@@ -152,7 +150,6 @@ private:
     std::mutex mu_;  ///< reads run outside the tier manager's lock, from any thread
     bool broken_ = false;
     std::string failure_;
-    uint64_t round_trips_ = 0, bytes_moved_ = 0;
 };
 
 /// Warnings met by the client (a host skipped), drained by the CLI into its diagnostics.

@@ -328,13 +328,27 @@ private:
         return nullptr;
     }
 
+    /// Reads a region header and checks it; the pixels it addresses, or null (refused).
+    Pixels* region(Region& r, bool index, bool write) {
+        if (!read_header(r)) return nullptr;
+        if (index && !index_) {
+            refuse(write ? "index write on a cache without an index channel"
+                         : "index read on a cache without an index channel");
+            return nullptr;
+        }
+        if (const char* bad = check(r, index ? 2 : 8, write)) {
+            refuse(bad);
+            return nullptr;
+        }
+        return index ? index_.get() : image_.get();
+    }
+
     bool read_region(bool index) {
         Region r;
-        if (!read_header(r)) return false;
+        const Pixels* target = region(r, index, false);
+        if (!target) return false;
+        const Pixels& px = *target;
         const int bpp = index ? 2 : 8;
-        if (index && !index_) return refuse("index read on a cache without an index channel"), false;
-        if (const char* bad = check(r, bpp, false)) return refuse(bad), false;
-        const Pixels& px = index ? *index_ : *image_;
         uint64_t left = r.length;
         const int64_t cols = static_cast<int64_t>(cols_), rows = static_cast<int64_t>(rows_);
         uint64_t j = 0;
@@ -394,11 +408,10 @@ private:
 
     bool write_region(bool index) {
         Region r;
-        if (!read_header(r)) return false;
+        Pixels* target = region(r, index, true);
+        if (!target) return false;
+        Pixels& px = *target;
         const int bpp = index ? 2 : 8;
-        if (index && !index_) return refuse("index write on a cache without an index channel"), false;
-        if (const char* bad = check(r, bpp, true)) return refuse(bad), false;
-        Pixels& px = index ? *index_ : *image_;
         uint64_t left = r.length;
         const bool whole_rows = r.x == 0 && r.w == cols_;
         const int rps = px.rows_per_strip();

@@ -485,16 +485,10 @@ void TierManager::make_resident(Strip* s) {
         const bool has_data = s->loaded && s->home != Tier::memory;
         s->frame = heap_frame(s, !has_data);
         s->mapped = false;
-        if (s->loaded && s->home != Tier::memory) {
+        if (has_data) {  // from MAP or DISK (REMOTE strips come back through load_remote)
             try {
-                if (s->home == Tier::remote) {
-                    s->group->remote->read(s->index, s->frame, s->bytes);
-                    ++stats_[static_cast<int>(Tier::remote)].round_trips;
-                    stats_[static_cast<int>(Tier::remote)].bytes += s->bytes;
-                } else {
-                    SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
-                    f.read(s->offset, s->frame, s->bytes);
-                }
+                SpillFile& f = s->home == Tier::map ? map_file_ : disk_file_;
+                f.read(s->offset, s->frame, s->bytes);
             } catch (...) {
                 pool_frame(s->frame, s->bytes);
                 s->frame = nullptr;

@@ -93,15 +93,20 @@ check "(a) sequence over two servers: identical" same a_seq.png ref_im_seq.png
 check "(a) sequence: both servers held images" [ "$(grep -c opened srv0.log)" -gt "$n0" -a "$(grep -c opened srv1.log)" -gt "$n1" ]
 
 # ---- (c) mtool client, mtool server ---------------------------------------------------------
-for f in in16.png cmyk.jpg pal.png; do
-  for op in "-negate" "-sharpen 5x2"; do
-    tag=${f%%.*}_${op//[ -]/}
-    "$MTOOL" $MTLIM -define registry:cache:hosts=$H0 -debug cache "$f" $op "c_$tag.png" 2>c.log
-    check "(c) mtool client, mtool server: $f $op ran" [ $? = 0 ]
-    check "(c) $f $op used the REMOTE tier" grep -q "tier REMOTE.*tiles-out [1-9]" c.log
-    check "(c) $f $op identical to local mtool" same "c_$tag.png" "ref_mt_$tag.png"
+# mtool_matrix LABEL HOST: mtool with its pixels on HOST, every input and op, against local mtool.
+mtool_matrix() {
+  local label=$1 host=$2 f op tag
+  for f in in16.png cmyk.jpg pal.png; do
+    for op in "-negate" "-sharpen 5x2"; do
+      tag=${f%%.*}_${op//[ -]/}
+      "$MTOOL" $MTLIM -define registry:cache:hosts=$host -debug cache "$f" $op "${label}_$tag.png" 2>"$label.log"
+      check "($label) $f $op ran" [ $? = 0 ]
+      check "($label) $f $op used the REMOTE tier" grep -q "tier REMOTE.*tiles-out [1-9]" "$label.log"
+      check "($label) $f $op identical to local mtool" same "${label}_$tag.png" "ref_mt_$tag.png"
+    done
   done
-done
+}
+mtool_matrix c "$H0"
 # Two threads evicting to and loading from the server at once, many times: a strip made
 # resident twice (a race the unlocked remote I/O once had) shows up as wrong rows at strip edges.
 racy=0
@@ -130,15 +135,7 @@ stop "$S1"
 # ---- (b) mtool client, ImageMagick server ---------------------------------------------------
 if start_im 2 && I2=$LAST && start_im 3 && I3=$LAST; then
   H2=127.0.0.1:$(port 2); H3=127.0.0.1:$(port 3)
-  for f in in16.png cmyk.jpg pal.png; do
-    for op in "-negate" "-sharpen 5x2"; do
-      tag=${f%%.*}_${op//[ -]/}
-      "$MTOOL" $MTLIM -define registry:cache:hosts=$H2 -debug cache "$f" $op "b_$tag.png" 2>b.log
-      check "(b) mtool client, ImageMagick server: $f $op ran" [ $? = 0 ]
-      check "(b) $f $op used the REMOTE tier" grep -q "tier REMOTE.*tiles-out [1-9]" b.log
-      check "(b) $f $op identical to local mtool" same "b_$tag.png" "ref_mt_$tag.png"
-    done
-  done
+  mtool_matrix b "$H2"
   "$MTOOL" $MTLIM -define registry:cache:hosts=$H2,$H3 -debug cache in16.png pal.png in8.png -sharpen 2x1 -append b_seq.png 2>b.log
   check "(b) sequence over two ImageMagick servers: identical" same b_seq.png ref_mt_seq.png
   check "(b) sequence: both servers used" grep -q "remote store.*$H2" b.log
