@@ -21,7 +21,20 @@ struct ReadRequest {
     /// A header read standing in for a full read (identify with options ImageMagick would decode
     /// for): the shell reports what that read would, e.g. the file size.
     bool stand_in = false;
+    /// Geometry of a `-crop` that follows the read directly: a codec may decode only a region
+    /// around it, placed on the full image's page so that the crop gives the same result.
+    std::string crop_hint = {};
 };
+
+/// What the step right after a read lets a codec skip (see Executor::convert).
+struct LoadHint {
+    std::string shrink;  ///< ReadRequest::shrink_hint
+    std::string crop;    ///< ReadRequest::crop_hint
+};
+
+/// Set on the shell of an image decoded at a reduced size for the geometry step after the read
+/// (ReadRequest::shrink_hint): that step's exact target, "WxH!".
+inline constexpr const char* kShrunkArtifact = "mtool:shrunk-to";
 
 struct WriteRequest {
     std::FILE* file;          ///< destination stream

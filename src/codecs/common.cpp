@@ -25,6 +25,21 @@ bool native_colorspace(const ::Image* image) {
     return image->colorspace == sRGBColorspace || image->colorspace == GRAYColorspace;
 }
 
+ShrinkTarget shrink_target(const ReadRequest& req, size_t w, size_t h) {
+    constexpr size_t kMinPixels = 1000000;
+    if (req.shrink_hint.empty() || w * h < kMinPixels) return {};
+    ssize_t x = 0, y = 0;
+    size_t tw = w, th = h;
+    const MagickStatusType flags = ParseMetaGeometry(req.shrink_hint.c_str(), &x, &y, &tw, &th);
+    if (flags == NoValue || tw == 0 || th == 0 || tw >= w || th >= h) return {};
+    return {tw, th};
+}
+
+void mark_shrunk(::Image* shell, ShrinkTarget t) {
+    const std::string g = std::to_string(t.w) + "x" + std::to_string(t.h) + "!";
+    SetImageArtifact(shell, kShrunkArtifact, g.c_str());
+}
+
 magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {
     magick::InfoPtr info = magick::clone_info(req.info);
     std::string name = std::string(magick_name) + ":" + req.path;

@@ -21,6 +21,20 @@ bool native_colorspace(const ::Image* image);
 /// would set (quality estimate, profiles, properties, density, orientation, background).
 magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name);
 
+/// Shrink-on-load: the size the geometry step right after the read (req.shrink_hint, the argument
+/// of a -thumbnail or -resize) gives an image of w x h, computed as ImageMagick's
+/// ParseRegionGeometry does on the full size. {0, 0} (none) when there is no hint, the image is
+/// under a megapixel (nothing worth saving), or the step does not reduce it.
+struct ShrinkTarget {
+    size_t w = 0, h = 0;
+    bool any() const { return w != 0 && h != 0; }
+};
+ShrinkTarget shrink_target(const ReadRequest& req, size_t w, size_t h);
+
+/// Marks a shell decoded at a reduced size: the executor then runs the geometry step as "WxH!"
+/// of the target, so the result has exactly the size a full decode would give.
+void mark_shrunk(::Image* shell, ShrinkTarget t);
+
 /// Opens the file of a read request, with ImageMagick's error when it cannot.
 std::unique_ptr<std::FILE, int (*)(std::FILE*)> open_input(const ReadRequest& req);
 

@@ -255,17 +255,15 @@ void store_row(Pixels& px, int y, int x0, int n, int c, const T* src, const Scal
 
 /// Reduction chosen for a `-thumbnail` geometry read next: the largest 2^r that keeps the
 /// decoded image at least twice the thumbnail in both directions.
-int thumbnail_reduction(const std::string& geometry, uint32_t w, uint32_t h, int max_r) {
-    if (geometry.empty()) return 0;
-    ssize_t x = 0, y = 0;
-    size_t tw = w, th = h;
-    MagickStatusType flags = ParseMetaGeometry(geometry.c_str(), &x, &y, &tw, &th);
-    if (flags == NoValue || tw == 0 || th == 0) return 0;
+/// The resolution levels to drop for a target size: the most that keep the decode at least twice
+/// the target on both sides.
+int shrink_reduction(ShrinkTarget t, uint32_t w, uint32_t h, int max_r) {
+    if (!t.any()) return 0;
     int r = 0;
     while (r < max_r) {
         uint64_t rw = (uint64_t{w} + (uint64_t{1} << (r + 1)) - 1) >> (r + 1);
         uint64_t rh = (uint64_t{h} + (uint64_t{1} << (r + 1)) - 1) >> (r + 1);
-        if (rw < 2 * tw || rh < 2 * th) break;
+        if (rw < 2 * t.w || rh < 2 * t.h) break;
         ++r;
     }
     return r;
@@ -318,14 +316,16 @@ Image read_jp2(const ReadRequest& req) {
     }
     Scaler scale(prec, img->comps[0].sgnd != 0);
     InfoPtr cinfo(opj_get_cstr_info(codec.get()));
-    // A -thumbnail right after the read: drop the resolution levels it does not need (their
-    // count is known from the main header just read).
+    // Shrink-on-load: drop the resolution levels the geometry step after the read does not need
+    // (their count is known from the main header just read).
     if (explicit_reduce < 0 && !req.shrink_hint.empty() && cinfo && cinfo->m_default_tile_info.tccp_info) {
         const int levels = static_cast<int>(cinfo->m_default_tile_info.tccp_info[0].numresolutions) - 1;
-        const int r =
-            thumbnail_reduction(req.shrink_hint, img->x1 - img->x0, img->y1 - img->y0, std::min(levels, 5));
-        if (r > 0 && opj_set_decoded_resolution_factor(codec.get(), static_cast<OPJ_UINT32>(r)))
+        const ShrinkTarget t = shrink_target(req, img->x1 - img->x0, img->y1 - img->y0);
+        const int r = shrink_reduction(t, img->x1 - img->x0, img->y1 - img->y0, std::min(levels, 5));
+        if (r > 0 && opj_set_decoded_resolution_factor(codec.get(), static_cast<OPJ_UINT32>(r))) {
             params.cp_reduce = static_cast<OPJ_UINT32>(r);
+            mark_shrunk(shell.get(), t);
+        }
     }
     const bool tiled = cinfo && cinfo->tw * cinfo->th > 1 && params.cp_reduce == 0 && img->x0 == 0 &&
                        img->y0 == 0 && !boxes.channel_boxes && cinfo->tx0 == 0 && cinfo->ty0 == 0;

@@ -2,6 +2,7 @@
 // -define jpeg:size) and encode (quality, progressive, sampling factors, gray, profiles).
 // CMYK/YCCK files are declined to the bridge, which handles Adobe's inverted CMYK.
 #include <strings.h>
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -112,8 +113,39 @@ struct JpegGuard {
     ~JpegGuard() { jpeg_destroy(reinterpret_cast<j_common_ptr>(s)); }
 };
 
-bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::shared_ptr<Pixels>& px,
-            std::vector<Message>& warnings, std::string& error, bool& decline) {
+/// Rows [y0, y1) and columns [x0, x1) to decode for a -crop after the read (all 0: the whole
+/// image). decode() widens the columns to whole iMCUs (jpeg_crop_scanline) and reports them.
+struct Region {
+    unsigned x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    bool any() const { return x1 > x0 && y1 > y0; }
+};
+
+/// Region-on-load: a -crop WxH+X+Y (explicit offsets, no %, no flags) inside the image and
+/// under half of it decodes only the rows and iMCU columns it needs, with a margin of 16 pixels
+/// so that upsampling at the region's edges sees the same neighbours as a full decode.
+Region crop_region(const ReadRequest& req, size_t w, size_t h) {
+    if (req.crop_hint.empty()) return {};
+    ssize_t x = 0, y = 0;
+    size_t cw = 0, ch = 0;
+    const MagickStatusType f = GetGeometry(req.crop_hint.c_str(), &x, &y, &cw, &ch);
+    constexpr MagickStatusType kNeed = WidthValue | HeightValue | XValue | YValue;
+    constexpr MagickStatusType kRefuse = XNegative | YNegative | PercentValue | AspectValue | LessValue |
+                                         GreaterValue | MinimumValue | AreaValue | AspectRatioValue;
+    if ((f & kNeed) != kNeed || (f & kRefuse) || cw == 0 || ch == 0 || x < 0 || y < 0 ||
+        static_cast<size_t>(x) >= w || static_cast<size_t>(y) >= h)
+        return {};
+    constexpr size_t kMargin = 16;
+    Region r;
+    r.x0 = static_cast<unsigned>(static_cast<size_t>(x) > kMargin ? x - kMargin : 0);
+    r.y0 = static_cast<unsigned>(static_cast<size_t>(y) > kMargin ? y - kMargin : 0);
+    r.x1 = static_cast<unsigned>(std::min(w, x + cw + kMargin));
+    r.y1 = static_cast<unsigned>(std::min(h, y + ch + kMargin));
+    if (2.0 * (r.x1 - r.x0) * (r.y1 - r.y0) > static_cast<double>(w) * h) return {};
+    return r;
+}
+
+bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, unsigned shrink, Region& region,
+            std::shared_ptr<Pixels>& px, std::vector<Message>& warnings, std::string& error, bool& decline) {
     jpeg_decompress_struct cinfo;
     std::memset(&cinfo, 0, sizeof cinfo);
     JpegGuard<jpeg_decompress_struct> guard{&cinfo};
@@ -160,6 +192,9 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::sha
         if (g.sigma != 0.0 && scale > cinfo.output_height / g.sigma) scale = cinfo.output_height / g.sigma;
         cinfo.scale_num = 1;
         cinfo.scale_denom = static_cast<unsigned>(scale);
+    } else if (shrink > 1) {
+        cinfo.scale_num = 1;
+        cinfo.scale_denom = shrink;
     }
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_calc_output_dimensions(&cinfo);
@@ -169,6 +204,22 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::sha
         return false;
     }
     jpeg_start_decompress(&cinfo);
+    if (region.any()) {
+        JDIMENSION x0 = region.x0, width = region.x1 - region.x0;
+        jpeg_crop_scanline(&cinfo, &x0, &width);
+        region.x0 = x0;
+        region.x1 = x0 + width;
+        px = std::make_shared<Pixels>(width, region.y1 - region.y0, cinfo.output_components, 1);
+        if (region.y0) jpeg_skip_scanlines(&cinfo, region.y0);
+        while (cinfo.output_scanline < region.y1) {
+            JSAMPROW row = px->row(static_cast<int>(cinfo.output_scanline - region.y0));
+            jpeg_read_scanlines(&cinfo, &row, 1);
+        }
+        // The rest of the file is not read (its warnings, if any, are not seen).
+        jpeg_abort_decompress(&cinfo);
+        jpeg_destroy_decompress(&cinfo);
+        return true;
+    }
     px = std::make_shared<Pixels>(cinfo.output_width, cinfo.output_height, cinfo.output_components, 1);
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = px->row(static_cast<int>(cinfo.output_scanline));
@@ -183,12 +234,37 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, std::sha
 Image read_jpeg(const ReadRequest& req) {
     magick::ImagePtr shell = ping_shell(req, "JPEG");
     if (req.info->ping) return Image(std::move(shell));
+    // Shrink-on-load: DCT-domain scaling by 1/8, 1/4 or 1/2 (libjpeg-turbo's fast paths), the
+    // largest that keeps the decode at least twice the size of the geometry step that follows.
+    unsigned shrink = 1;
+    if (!GetImageOption(req.info, "jpeg:size")) {
+        const ShrinkTarget t = shrink_target(req, shell->columns, shell->rows);
+        for (unsigned d : {8u, 4u, 2u})
+            if (t.any() && (shell->columns + d - 1) / d >= 2 * t.w && (shell->rows + d - 1) / d >= 2 * t.h) {
+                shrink = d;
+                shell = shell_like(shell.get(), static_cast<int>((shell->columns + d - 1) / d),
+                                   static_cast<int>((shell->rows + d - 1) / d));
+                mark_shrunk(shell.get(), t);
+                break;
+            }
+    }
+    Region region = shrink > 1 || GetImageOption(req.info, "jpeg:size")
+                        ? Region{}
+                        : crop_region(req, shell->columns, shell->rows);
     auto file = open_input(req);
     std::shared_ptr<Pixels> px;
     std::vector<Message> warnings;
     std::string error;
     bool decline = false;
-    bool ok = decode(file.get(), req, shell.get(), px, warnings, error, decline);
+    bool ok = decode(file.get(), req, shell.get(), shrink, region, px, warnings, error, decline);
+    if (ok && region.any()) {
+        // The region sits where it was on the full image's page: the crop then finds its
+        // rectangle (and gives the page) exactly as on the full decode.
+        const size_t full_w = shell->columns, full_h = shell->rows;
+        shell = shell_like(shell.get(), px->width(), px->height());
+        shell->page =
+            RectangleInfo{full_w, full_h, static_cast<ssize_t>(region.x0), static_cast<ssize_t>(region.y0)};
+    }
     file.reset();
     if (decline) throw Decline{"colorspace"};
     for (const Message& m : warnings) {

@@ -115,6 +115,21 @@ bool acts_as_operator(const std::string& option) {
            deprecated_plus_of(option, ListOperatorOptionFlag);
 }
 
+/// Whether a read may decode at a reduced size (or a region) for the geometry step after it: not when turned
+/// off (-define mtool:shrink-on-load=false), not under -verbose (which reports the read's size),
+/// not with a read modifier ("file[...]" selects or resizes first), and not when a -filter or a
+/// filter:* define asks for a particular resampling of the full image.
+bool shrink_on_load(::ImageInfo* info, const std::string& filename) {
+    const char* on = GetImageOption(info, "mtool:shrink-on-load");
+    if ((on && IsStringNotFalse(on) == MagickFalse) || info->verbose || filename.empty() ||
+        filename.back() == ']' || GetImageOption(info, "filter"))
+        return false;
+    ResetImageOptionIterator(info);
+    while (const char* key = GetNextImageOption(info))
+        if (std::strncmp(key, "filter:", 7) == 0) return false;
+    return true;
+}
+
 }  // namespace
 
 Executor::Executor(Context& ctx) : ctx_(ctx) {}
@@ -779,9 +794,23 @@ int Executor::convert(const std::vector<std::string>& raw) {
                 if (filename == "--" && i < argc - 1) filename = args[++i];
                 Stack& s = stacks.back();
                 ImageList got;
-                // A thumbnail right after the read lets a codec decode at a reduced resolution.
-                std::string hint = i + 2 < argc && args[i + 1] == "-thumbnail" ? args[i + 2] : std::string();
+                // Shrink-on-load: a -thumbnail or -resize right after the first read of a list lets
+                // a codec decode at a reduced resolution; the step then resizes to exactly the size
+                // the full image would have been given.
+                // Region-on-load likewise for a -crop (see codecs::ReadRequest::crop_hint).
+                codecs::LoadHint hint;
+                if (i + 2 < argc && s.images.empty() && shrink_on_load(s.info.get(), filename)) {
+                    if (args[i + 1] == "-thumbnail" || args[i + 1] == "-resize") hint.shrink = args[i + 2];
+                    if (args[i + 1] == "-crop" && !GetImageOption(s.info.get(), "gravity") &&
+                        !GetImageOption(s.info.get(), "page") && !s.info->page && !s.info->extract)
+                        hint.crop = args[i + 2];
+                }
                 ok &= read(s.info.get(), filename, got, hint);
+                if (got.size() == 1)
+                    if (const char* to = GetImageArtifact(got[0].shell(), codecs::kShrunkArtifact)) {
+                        args[i + 2] = to;
+                        DeleteImageArtifact(got[0].shell(), codecs::kShrunkArtifact);
+                    }
                 for (auto& img : got) {
                     SyncImageSettings(s.info.get(), img.shell());
                     s.images.push_back(std::move(img));

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cache/netcache.h"
+#include "src/codecs/codec.h"
 #include "src/core/context.h"
 #include "src/core/image.h"
 
@@ -31,9 +32,9 @@ public:
     int convert(const std::vector<std::string>& args);
 
     /// Reads one filename (with ImageMagick's modifiers) under the given settings.
-    /// `shrink_hint`: geometry of a -thumbnail that directly follows this read (see ReadRequest).
+    /// `hint`: the geometry step that directly follows this read (see codecs::ReadRequest).
     bool read(const ::ImageInfo* info, const std::string& filename, ImageList& out,
-              const std::string& shrink_hint = {});
+              const codecs::LoadHint& hint = {});
     /// Writes a list to `filename` atomically (stage in the same directory, then rename).
     bool write(const ::ImageInfo* info, ImageList& images, const std::string& filename);
     /// Applies one segment of options to a list, as ImageMagick's MogrifyImages(post=true).
@@ -53,7 +54,7 @@ private:
     bool write_native(const ::ImageInfo* info, ImageList& images, const std::string& target,
                       const std::string& magick, bool single);
     bool read_from(const ::ImageInfo* info, const std::string& filename, const std::string& open_path,
-                   ImageList& out, const std::string& shrink_hint);
+                   ImageList& out, const codecs::LoadHint& hint);
     /// The write cache's local staging directory for these settings ("" when off).
     std::string writecache_root(const ::ImageInfo* info);
     std::unique_ptr<class OutputStage> make_stage(const ::ImageInfo* info, const std::string& path,

@@ -54,7 +54,7 @@ cache::NetCache* Executor::netcache(const ::ImageInfo* info) {
 }
 
 bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageList& out,
-                    const std::string& shrink_hint) {
+                    const codecs::LoadHint& hint) {
     Target t = split_target(filename);
     // Inputs on slow file systems are read from the network cache's local copy; a ping reads
     // only headers and never copies. Anything wrong with the copy: read the original.
@@ -64,7 +64,7 @@ bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageL
             if (auto lease = nc->open(t.path)) {
                 ImageList got;
                 Diagnostics saved = ctx_.diag;
-                if (read_from(info, filename, lease->path(), got, shrink_hint) && !got.empty()) {
+                if (read_from(info, filename, lease->path(), got, hint) && !got.empty()) {
                     // The images describe the original: its name and its file times.
                     struct stat st;
                     const bool have = ::stat(t.path.c_str(), &st) == 0;
@@ -91,11 +91,11 @@ bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageL
             }
         }
     }
-    return read_from(info, filename, "", out, shrink_hint);
+    return read_from(info, filename, "", out, hint);
 }
 
 bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, const std::string& open_path,
-                         ImageList& out, const std::string& shrink_hint) {
+                         ImageList& out, const codecs::LoadHint& hint) {
     Target t = split_target(filename);
     const std::string shown = t.path;
     if (!open_path.empty()) t.path = open_path;
@@ -126,7 +126,8 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                         pinging->ping = MagickTrue;
                     }
                     codecs::ReadRequest req{t.path, nullptr,     pinging ? pinging.get() : info,
-                                            ctx_,   shrink_hint, pinging != nullptr};
+                                            ctx_,   hint.shrink, pinging != nullptr};
+                    req.crop_hint = hint.crop;
                     out.push_back(codec->read(req));
                     // As ReadImage under -verbose: the one-line summary of what was read.
                     if (info->verbose) IdentifyImage(out.back().shell(), stderr, MagickFalse);

@@ -318,25 +318,69 @@ TEST_CASE("JPEG 2000 -quality is a PSNR target; tiles via -extract; 12-bit decod
 }
 
 TEST_CASE("JPEG 2000 decodes at a reduced resolution for jp2:reduce-factor and a following -thumbnail") {
-    MImage img = jp2_test_image(301, 203, layout(3, false), 1);
+    MImage img = jp2_test_image(1201, 851, layout(3, false), 1);  // over a megapixel: worth shrinking
     TempFile t;
     write_with(codecs::jp2_codec, img, t.path, "JP2");
     Context ctx;
     magick::InfoPtr info(AcquireImageInfo());
     SetImageOption(info.get(), "jp2:reduce-factor", "1");
     MImage half = codecs::jp2_codec.read(codecs::ReadRequest{t.path, nullptr, info.get(), ctx});
-    CHECK(half.width() == 151);
-    CHECK(half.height() == 102);
-    CHECK(static_cast<int>(half.shell()->columns) == 151);
+    CHECK(half.width() == 601);
+    CHECK(half.height() == 426);
+    CHECK(static_cast<int>(half.shell()->columns) == 601);
+    CHECK(GetImageArtifact(half.shell(), codecs::kShrunkArtifact) == nullptr);  // asked for, not a shrink
     magick::InfoPtr plain(AcquireImageInfo());
     struct Want {
         const char* geometry;
         int width;
+        const char* shrunk_to;  // the step's exact target, as the executor then runs it
     };
-    // 301 wide: a 70-wide thumbnail allows 1/2 (151 >= 140) but not 1/4 (76 < 140).
-    for (Want k : {Want{"70x70", 151}, Want{"30x30", 76}, Want{"200x200", 301}, Want{"50%", 301}}) {
+    // 1201 wide: a 70x70 thumbnail (70x50) allows 1/8 (151 >= 140) but not 1/16 (76 < 140).
+    for (Want k : {Want{"70x70", 151, "70x50!"}, Want{"30x30", 76, "30x21!"}, Want{"700x700", 1201, nullptr},
+                   Want{"50%", 1201, nullptr}}) {
         INFO(k.geometry);
         MImage r = codecs::jp2_codec.read(codecs::ReadRequest{t.path, nullptr, plain.get(), ctx, k.geometry});
         CHECK(r.width() == k.width);
+        const char* to = GetImageArtifact(r.shell(), codecs::kShrunkArtifact);
+        CHECK((to ? std::string(to) : std::string("-")) == (k.shrunk_to ? k.shrunk_to : "-"));
     }
+    // Under a megapixel nothing is worth saving: the full resolution.
+    MImage small = jp2_test_image(301, 203, layout(3, false), 1);
+    TempFile ts;
+    write_with(codecs::jp2_codec, small, ts.path, "JP2");
+    CHECK(codecs::jp2_codec.read(codecs::ReadRequest{ts.path, nullptr, plain.get(), ctx, "30x30"}).width() ==
+          301);
+}
+
+TEST_CASE("JPEG shrink-on-load: 1/8, 1/4 or 1/2 of the size, never below twice the target") {
+    MImage img = jp2_test_image(1601, 1200, layout(3, false), 1);
+    TempFile t;
+    write_with(codecs::jpeg_codec, img, t.path, "JPEG");
+    Context ctx;
+    magick::InfoPtr plain(AcquireImageInfo());
+    struct Want {
+        const char* geometry;
+        int width, height;
+        const char* shrunk_to;
+    };
+    // 1601x1200: 100x100 (100x75) fits 1/8 (201x150); 300x300 (300x225) only 1/2 (801x600).
+    for (Want k : {Want{"100x100", 201, 150, "100x75!"}, Want{"300x300", 801, 600, "300x225!"},
+                   Want{"200x", 401, 300, "200x150!"}, Want{"700x700", 1601, 1200, nullptr},
+                   Want{"150%", 1601, 1200, nullptr}, Want{"nonsense", 1601, 1200, nullptr}}) {
+        INFO(k.geometry);
+        MImage r =
+            codecs::jpeg_codec.read(codecs::ReadRequest{t.path, nullptr, plain.get(), ctx, k.geometry});
+        CHECK(r.width() == k.width);
+        CHECK(r.height() == k.height);
+        CHECK(static_cast<int>(r.shell()->columns) == k.width);
+        CHECK(r.shell()->magick_columns == 1601);  // what Thumb::Image::Width reports
+        const char* to = GetImageArtifact(r.shell(), codecs::kShrunkArtifact);
+        CHECK((to ? std::string(to) : std::string("-")) == (k.shrunk_to ? k.shrunk_to : "-"));
+    }
+    // An explicit jpeg:size wins (ImageMagick's own scaling, no rewritten step).
+    magick::InfoPtr sized(AcquireImageInfo());
+    SetImageOption(sized.get(), "jpeg:size", "800x600");
+    MImage r = codecs::jpeg_codec.read(codecs::ReadRequest{t.path, nullptr, sized.get(), ctx, "100x100"});
+    CHECK(r.width() == 801);
+    CHECK(GetImageArtifact(r.shell(), codecs::kShrunkArtifact) == nullptr);
 }
