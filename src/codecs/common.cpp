@@ -32,12 +32,14 @@ ShrinkTarget shrink_target(const ReadRequest& req, size_t w, size_t h) {
     size_t tw = w, th = h;
     const MagickStatusType flags = ParseMetaGeometry(req.shrink_hint.c_str(), &x, &y, &tw, &th);
     if (flags == NoValue || tw == 0 || th == 0 || tw >= w || th >= h) return {};
-    return {tw, th};
+    return {tw, th, w, h};
 }
 
 void mark_shrunk(::Image* shell, ShrinkTarget t) {
     const std::string g = std::to_string(t.w) + "x" + std::to_string(t.h) + "!";
     SetImageArtifact(shell, kShrunkArtifact, g.c_str());
+    const std::string full = std::to_string(t.full_w) + "x" + std::to_string(t.full_h);
+    SetImageArtifact(shell, kShrunkFromArtifact, full.c_str());
 }
 
 magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name) {

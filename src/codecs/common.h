@@ -27,6 +27,7 @@ magick::ImagePtr ping_shell(const ReadRequest& req, const char* magick_name);
 /// under a megapixel (nothing worth saving), or the step does not reduce it.
 struct ShrinkTarget {
     size_t w = 0, h = 0;
+    size_t full_w = 0, full_h = 0;  ///< the size it is computed from
     bool any() const { return w != 0 && h != 0; }
 };
 ShrinkTarget shrink_target(const ReadRequest& req, size_t w, size_t h);

@@ -215,8 +215,19 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, unsigned
             JSAMPROW row = px->row(static_cast<int>(cinfo.output_scanline - region.y0));
             jpeg_read_scanlines(&cinfo, &row, 1);
         }
-        // The rest of the file is not read (its warnings, if any, are not seen).
-        jpeg_abort_decompress(&cinfo);
+        // The rest is skipped, not decoded, but still read: a damaged or truncated tail gives
+        // the warnings (and -regard-warnings the exit status) of a full decode.
+        // (Skipping to the very end would mark the end of the image as reached without reading
+        // on: skip all but the last row and decode that one.)
+        if (cinfo.output_scanline + 1 < cinfo.output_height)
+            jpeg_skip_scanlines(&cinfo, cinfo.output_height - cinfo.output_scanline - 1);
+        if (cinfo.output_scanline < cinfo.output_height) {
+            std::vector<JSAMPLE> last(static_cast<size_t>(width) * cinfo.output_components);
+            JSAMPROW row = last.data();
+            jpeg_read_scanlines(&cinfo, &row, 1);
+        }
+        err.finishing = true;
+        jpeg_finish_decompress(&cinfo);
         jpeg_destroy_decompress(&cinfo);
         return true;
     }

@@ -330,9 +330,17 @@ Image Image::derive(std::shared_ptr<Pixels> pixels) const {
 }
 
 Image Image::derive_scaled(std::shared_ptr<Pixels> pixels) const {
-    const double sx = static_cast<double>(pixels->width()) / width();
-    const double sy = static_cast<double>(pixels->height()) / height();
+    // An image decoded at a reduced size still carries the full image's page: scale it from the
+    // full size, as ImageMagick scales it on the full decode (see codecs::mark_shrunk).
+    double from_w = width(), from_h = height();
+    if (const char* full = GetImageArtifact(shell_.get(), kShrunkFromArtifact)) {
+        unsigned long fw = 0, fh = 0;
+        if (std::sscanf(full, "%lux%lu", &fw, &fh) == 2 && fw && fh) from_w = fw, from_h = fh;
+    }
+    const double sx = static_cast<double>(pixels->width()) / from_w;
+    const double sy = static_cast<double>(pixels->height()) / from_h;
     Image out = derive(std::move(pixels));
+    DeleteImageArtifact(out.shell_.get(), kShrunkFromArtifact);
     RectangleInfo& pg = out.shell_->page;
     const RectangleInfo& src = shell_->page;
     pg.width = static_cast<size_t>(std::floor(sx * src.width + 0.5));

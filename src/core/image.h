@@ -164,4 +164,8 @@ Layout layout_of(const ::Image* image);
 /// A pixel-less ImageMagick image with `like`'s attributes and the given size (page kept).
 magick::ImagePtr shell_like(const ::Image* like, int width, int height);
 
+/// On the shell of an image decoded at a reduced size: the full size "WxH" its page belongs to
+/// (the next scaling step scales the page from it, then drops it).
+inline constexpr const char* kShrunkFromArtifact = "mtool:shrunk-from";
+
 }  // namespace mtool

@@ -115,6 +115,17 @@ bool acts_as_operator(const std::string& option) {
            deprecated_plus_of(option, ListOperatorOptionFlag);
 }
 
+/// Whether args[from, to) holds an operator (one that ImageMagick keeps pending until an image is
+/// read, then runs on it).
+bool pending_operator(const std::vector<std::string>& args, size_t from, size_t to) {
+    for (size_t k = from; k < to;) {
+        const magick::OptionInfo oi = magick::option_info(args[k]);
+        if (!oi.known || is_operator(oi.flags)) return true;
+        k += 1 + static_cast<size_t>(std::max(0, oi.arity));
+    }
+    return false;
+}
+
 /// Whether a read may decode at a reduced size (or a region) for the geometry step after it: not when turned
 /// off (-define mtool:shrink-on-load=false), not under -verbose (which reports the read's size),
 /// not with a read modifier ("file[...]" selects or resizes first), and not when a -filter or a
@@ -798,8 +809,11 @@ int Executor::convert(const std::vector<std::string>& raw) {
                 // a codec decode at a reduced resolution; the step then resizes to exactly the size
                 // the full image would have been given.
                 // Region-on-load likewise for a -crop (see codecs::ReadRequest::crop_hint).
+                // Not when operators given before the read are pending (they run on the image
+                // first, e.g. -repage), nor when the step's argument is the output name.
                 codecs::LoadHint hint;
-                if (i + 2 < argc && s.images.empty() && shrink_on_load(s.info.get(), filename)) {
+                if (i + 2 < argc - 1 && s.images.empty() && !pending_operator(args, j, i) &&
+                    shrink_on_load(s.info.get(), filename)) {
                     if (args[i + 1] == "-thumbnail" || args[i + 1] == "-resize") hint.shrink = args[i + 2];
                     if (args[i + 1] == "-crop" && !GetImageOption(s.info.get(), "gravity") &&
                         !GetImageOption(s.info.get(), "page") && !s.info->page && !s.info->extract)

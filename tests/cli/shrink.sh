@@ -34,6 +34,9 @@ shrink() {
   "$MTOOL" "$in" "$@" on.png || { bad "$tag: mtool failed"; return; }
   "$MTOOL" -define mtool:shrink-on-load=false "$in" "$@" off.png
   check "$tag: size $(dims on.png) as ImageMagick's $(dims im.png)" [ "$(dims on.png)" = "$(dims im.png)" ]
+  local g_on g_im
+  g_on=$(/usr/bin/identify -format '%g' on.png) g_im=$(/usr/bin/identify -format '%g' im.png)
+  check "$tag: page $g_on as ImageMagick's $g_im" [ "$g_on" = "$g_im" ]
   local db; db=$(psnr on.png im.png)
   check "$tag: PSNR $db >= 35 dB" ge "$db" 35
   check "$tag: shrink-on-load=false is ImageMagick's result" ae0 off.png im.png
@@ -52,6 +55,22 @@ shrink prog.jpg -thumbnail 200x200
 shrink s444.jpg -resize 12.5%
 shrink odd.jpg -resize 20%
 shrink big.jp2 -thumbnail 150x150
+shrink big.jp2 -resize 300x300
+shrink big.jpg -resize x100
+shrink big.jpg -resize 7x5!
+# The page is scaled from the full size: steps that use it see ImageMagick's canvas.
+$IM big.jpg -resize 400x400 -flatten im.png; "$MTOOL" big.jpg -resize 400x400 -flatten on.png
+check "-resize then -flatten: $(dims on.png) as ImageMagick's $(dims im.png)" [ "$(dims on.png)" = "$(dims im.png)" ]
+a=$($IM big.jpg -resize 300 -print '%w %h %g' null: 2>&1); b=$("$MTOOL" big.jpg -resize 300 -print '%w %h %g' null: 2>&1)
+check "-print after the shrunk step: '$b' as ImageMagick's '$a'" [ "$a" = "$b" ]
+# Operators before the read run on the full image first (ImageMagick keeps them pending): no shrink.
+$IM -repage 100x100+5+5 big.jpg -resize 150x100 im.png; "$MTOOL" -repage 100x100+5+5 big.jpg -resize 150x100 on.png
+check "pending -repage then -resize: page $(/usr/bin/identify -format %g on.png) as ImageMagick's" \
+  [ "$(/usr/bin/identify -format %g on.png)" = "$(/usr/bin/identify -format %g im.png)" ]
+check "pending -repage then -resize: pixels as ImageMagick's" ae0 on.png im.png
+# A step whose argument is the output name is an error, worded with the user's argument.
+a=$($IM big.jpg -resize 300x300 2>&1); b=$("$MTOOL" big.jpg -resize 300x300 2>&1)
+check "missing output: '$b' as ImageMagick's" [ "${b//mtool:/convert:}" = "$a" ]
 
 # Chains after the shrunk step, and a parenthesised list of its own.
 $IM big.jpg -resize 300 -sharpen 0x1 -negate im.png
@@ -114,6 +133,22 @@ region big.jpg 401x301+1999+1299       # up to the bottom-right corner
 region big.jpg 500x400+2100+1400       # past it: clipped as ImageMagick clips
 region big.jpg 640x480+7+9 +repage
 region big.jpg 64x64+1000+800 -negate
+# A pending -repage moves the canvas before the crop: no region, ImageMagick's result.
+$IM -repage 100x100+5+5 big.jpg -crop 300x200+100+100 im.png
+"$MTOOL" -repage 100x100+5+5 big.jpg -crop 300x200+100+100 on.png
+check "pending -repage then -crop: as ImageMagick's" ae0 on.png im.png
+check "pending -repage then -crop: same size" [ "$(dims on.png)" = "$(dims im.png)" ]
+# A truncated file gives ImageMagick's warnings, and -regard-warnings its exit status, also when
+# the region lies before the damage.
+head -c 300000 big.jpg > trunc.jpg
+for g in 300x200+100+100 100x100+10+1450; do
+  a=$($IM trunc.jpg -crop $g t-im.png 2>&1); b=$("$MTOOL" trunc.jpg -crop $g t-on.png 2>&1)
+  check "truncated, crop $g: warnings as ImageMagick's ($b)" [ "${b//mtool:/convert:}" = "$a" ]
+  check "truncated, crop $g: pixels as ImageMagick's" ae0 t-on.png t-im.png
+  $IM -regard-warnings trunc.jpg -crop $g t-im.png >/dev/null 2>&1; wrc=$?
+  "$MTOOL" -regard-warnings trunc.jpg -crop $g t-on.png >/dev/null 2>&1; rc=$?
+  check "truncated, crop $g, -regard-warnings: exit $rc as ImageMagick's $wrc" [ "$rc" = "$wrc" ]
+done
 region odd.jpg 200x100+1001+799
 r_on=$(rss "$MTOOL" big.jpg -crop 200x200+1000+700 x.png)
 r_off=$(rss "$MTOOL" -define mtool:shrink-on-load=false big.jpg -crop 200x200+1000+700 x.png)
