@@ -72,6 +72,12 @@ check "pending -repage then -resize: pixels as ImageMagick's" ae0 on.png im.png
 a=$($IM big.jpg -resize 300x300 2>&1); b=$("$MTOOL" big.jpg -resize 300x300 2>&1)
 check "missing output: '$b' as ImageMagick's" [ "${b//mtool:/convert:}" = "$a" ]
 
+# Sharp edges (text): a shrunk thumbnail is resized directly, not sampled up to 5x first.
+$IM -size 600x400 xc:white -pointsize 12 -annotate +4+14 "$(printf 'mtool shrink-on-load %.0s' $(seq 60) | fold -w 90)" \
+  -resize 2400x1600! -quality 92 text.jpg
+$IM text.jpg -thumbnail 180x180 im.png; "$MTOOL" text.jpg -thumbnail 180x180 on.png
+db=$(psnr on.png im.png); check "text thumbnail: PSNR $db >= 45 dB" ge "$db" 45
+
 # Chains after the shrunk step, and a parenthesised list of its own.
 $IM big.jpg -resize 300 -sharpen 0x1 -negate im.png
 "$MTOOL" big.jpg -resize 300 -sharpen 0x1 -negate on.png
