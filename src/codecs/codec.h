@@ -44,6 +44,19 @@ struct WriteRequest {
     Context& ctx;
 };
 
+/// Rows of a file decoded front to back, for a streamed read (src/exec/stream.cpp). Anything
+/// out of the ordinary (a warning, an error) makes read() return false: the caller then runs
+/// the command the ordinary way, which reports it as ImageMagick would.
+class RowReader {
+public:
+    virtual ~RowReader() = default;
+    int width = 0, height = 0, channels = 0;  ///< 8-bit samples
+    /// Decodes the next `n` rows into `dst` (n * width * channels bytes).
+    virtual bool read(uint8_t* dst, int n) = 0;
+};
+/// A row reader of a baseline or progressive RGB or gray JPEG; nullptr for anything else.
+std::unique_ptr<RowReader> jpeg_rows(const std::string& path);
+
 struct CodecSpec {
     const char* name;                  ///< ImageMagick's format name
     std::vector<std::string> magicks;  ///< output names handled (JPEG, JPG, PNG24, ...)

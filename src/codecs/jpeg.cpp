@@ -99,6 +99,19 @@ void source_skip(j_decompress_ptr cinfo, long count) {
 
 void source_term(j_decompress_ptr) {}
 
+/// Reads `cinfo`'s data from `f` through `src`.
+void attach(jpeg_decompress_struct& cinfo, Source& src, std::FILE* f) {
+    src.file = f;
+    src.pub.init_source = source_init;
+    src.pub.fill_input_buffer = source_fill;
+    src.pub.skip_input_data = source_skip;
+    src.pub.resync_to_restart = jpeg_resync_to_restart;
+    src.pub.term_source = source_term;
+    src.pub.bytes_in_buffer = 0;
+    src.pub.next_input_byte = nullptr;
+    cinfo.src = &src.pub;
+}
+
 bool sniff_jpeg(const unsigned char* h, size_t n) {
     return n >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF;
 }
@@ -165,15 +178,7 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, unsigned
         return false;
     }
     jpeg_create_decompress(&cinfo);
-    src.file = f;
-    src.pub.init_source = source_init;
-    src.pub.fill_input_buffer = source_fill;
-    src.pub.skip_input_data = source_skip;
-    src.pub.resync_to_restart = jpeg_resync_to_restart;
-    src.pub.term_source = source_term;
-    src.pub.bytes_in_buffer = 0;
-    src.pub.next_input_byte = nullptr;
-    cinfo.src = &src.pub;
+    attach(cinfo, src, f);
     jpeg_read_header(&cinfo, TRUE);
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         decline = true;
@@ -297,6 +302,66 @@ Image read_jpeg(const ReadRequest& req) {
     return Image(std::move(shell), std::move(px));
 }
 
+class JpegRows final : public RowReader {
+public:
+    ~JpegRows() override {
+        if (open_) jpeg_destroy_decompress(&cinfo_);
+        if (file_) std::fclose(file_);
+    }
+    bool open(const std::string& path) {
+        file_ = std::fopen(path.c_str(), "rb");
+        if (!file_) return false;
+        std::memset(&cinfo_, 0, sizeof cinfo_);
+        cinfo_.err = jpeg_std_error(&err_.pub);
+        err_.pub.error_exit = on_error;
+        err_.pub.emit_message = on_message;
+        err_.warnings = &warnings_;
+        if (setjmp(err_.jump)) return false;
+        jpeg_create_decompress(&cinfo_);
+        open_ = true;
+        attach(cinfo_, src_, file_);
+        jpeg_read_header(&cinfo_, TRUE);
+        if (cinfo_.jpeg_color_space == JCS_CMYK || cinfo_.jpeg_color_space == JCS_YCCK) return false;
+        cinfo_.out_color_space = cinfo_.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+        jpeg_start_decompress(&cinfo_);
+        width = static_cast<int>(cinfo_.output_width);
+        height = static_cast<int>(cinfo_.output_height);
+        channels = cinfo_.output_components;
+        return warnings_.empty();
+    }
+    bool read(uint8_t* dst, int n) override {
+        if (setjmp(err_.jump)) return false;
+        const size_t stride = static_cast<size_t>(width) * channels;
+        for (int i = 0; i < n; ++i) {
+            JSAMPROW row = dst + i * stride;
+            if (jpeg_read_scanlines(&cinfo_, &row, 1) != 1) return false;
+        }
+        if (cinfo_.output_scanline == cinfo_.output_height) {
+            err_.finishing = true;
+            jpeg_finish_decompress(&cinfo_);
+        }
+        return warnings_.empty();
+    }
+
+private:
+    jpeg_decompress_struct cinfo_;
+    ErrorManager err_;
+    Source src_;
+    std::vector<Message> warnings_;
+    std::FILE* file_ = nullptr;
+    bool open_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<RowReader> jpeg_rows(const std::string& path) {
+    auto r = std::make_unique<JpegRows>();
+    if (!r->open(path)) return nullptr;
+    return r;
+}
+
+namespace {
+
 void write_marker_profile(jpeg_compress_struct& c, int marker, const char* header, size_t header_len,
                           const unsigned char* data, size_t len) {
     const size_t max_payload = 65533 - header_len;
@@ -390,7 +455,8 @@ void write_jpeg(Image& image, const WriteRequest& req) {
     // few per cent larger file. -define jpeg:optimize-coding=true|false decides explicitly.
     const double luma = static_cast<double>(px.width()) * px.height();
     const double coef = 2.0 * (out_ch == 1 ? luma : luma * (1.0 + 2.0 / (p.h_samp * p.v_samp)));
-    const bool beyond_pixels = coef > static_cast<double>(px.size_bytes());
+    // (A streamed image holds only a few bands of its pixels.)
+    const bool beyond_pixels = coef > (px.streamed() ? 0.0 : static_cast<double>(px.size_bytes()));
     const volatile bool optimize = [&] {  // volatile: read after the setjmp below
         if (const char* o = GetImageOption(req.info, "jpeg:optimize-coding"))
             return IsStringTrue(o) != MagickFalse;
@@ -399,6 +465,9 @@ void write_jpeg(Image& image, const WriteRequest& req) {
         const MagickSizeType length = static_cast<MagickSizeType>(out_ch) * px.width() * px.height();
         if (AcquireMagickResource(MemoryResource, length) == MagickFalse) return false;
         RelinquishMagickResource(MemoryResource, length);
+        // A streamed image holds a few bands, not its pixels: the coefficients would be most of
+        // the memory the command uses, so it gets standard tables (identical pixels).
+        if (px.streamed()) return false;
         return !beyond_pixels || coef <= static_cast<double>(px.manager().budgets().memory) / 2;
     }();
     cache::Scratch coefficients;

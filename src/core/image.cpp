@@ -30,7 +30,9 @@ void Pixels::init() {
     rows_per_strip_ = cache::rows_per_strip(std::max<size_t>(stride(), 1), h, cache::strip_target(b));
     const int n = (h + rows_per_strip_ - 1) / rows_per_strip_;
     strips_.reserve(n);
+    disk_only_ = disk_only;
     auto group = std::make_shared<cache::StripGroup>();
+    group_ = group;
     group->strips = static_cast<uint64_t>(n);
     group->strip_bytes = std::max<size_t>(stride(), 1) * rows_per_strip_;
     for (int i = 0; i < n; ++i) {
@@ -42,6 +44,41 @@ void Pixels::init() {
         std::fprintf(stderr, "cache: image %dx%dx%d %d-bit: %d strips of %d rows (%zu bytes)%s\n", width_,
                      height_, channels_, bps_ * 8, n, rows_per_strip_, stride() * rows_per_strip_,
                      disk_only ? ", over the area limit: DISK" : "");
+}
+
+void Pixels::let_go(int i) {
+    cache::thread_forget({strips_[i]});
+    manager_->destroy(strips_[i]);
+    const int rows = std::min(rows_per_strip_, height_ - i * rows_per_strip_);
+    strips_[i] = manager_->create(std::max<size_t>(stride(), 1) * rows, disk_only_, group_,
+                                  static_cast<uint32_t>(i), i * rows_per_strip_);
+}
+
+void Pixels::ensure(int s) {
+    // Bands of at least 256 rows (a neighbourhood step recomputes its overlap once per band);
+    // strips more than kPinRing behind the one asked for are let go (the consumer's row
+    // pointers stay valid for kPinRing strips).
+    const int band = std::max(1, (256 + rows_per_strip_ - 1) / rows_per_strip_);
+    const int n = static_cast<int>(strips_.size());
+    if (s < low_) {
+        for (int i = low_; i < made_; ++i) let_go(i);
+        low_ = made_ = 0;
+        producer_->restart();
+    }
+    while (made_ <= s) {
+        const int end = std::min(n, made_ + band);
+        producing_ = true;
+        try {
+            producer_->produce(*this, made_ * rows_per_strip_, std::min(height_, end * rows_per_strip_));
+        } catch (...) {
+            producing_ = false;
+            throw;
+        }
+        producing_ = false;
+        made_ = end;
+    }
+    const int keep_from = s - cache::kPinRing;
+    for (; low_ < keep_from; ++low_) let_go(low_);
 }
 
 Pixels::~Pixels() {

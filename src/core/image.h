@@ -56,6 +56,20 @@ public:
     /// Copies every row of `other` (same geometry).
     void copy_from(const Pixels& other);
 
+    /// Rows made on demand, in order: a streamed image (src/exec/stream.cpp). Its consumer
+    /// reads rows front to back from one thread (an encoder); rows well behind the one asked
+    /// for are let go, and asking for one of those again restarts production from the top.
+    class Producer {
+    public:
+        virtual ~Producer() = default;
+        /// Back to the first row (a second pass, e.g. a writer's pre-scan then its write).
+        virtual void restart() = 0;
+        /// Fills rows [y0, y1) of `px`; y0 is where the previous call ended (0 after restart).
+        virtual void produce(Pixels& px, int y0, int y1) = 0;
+    };
+    void set_producer(std::unique_ptr<Producer> p) { producer_ = std::move(p); }
+    bool streamed() const { return producer_ != nullptr; }
+
     /// Keeps rows [y0, y1) resident and their pointers valid while it lives.
     class Hold {
     public:
@@ -84,6 +98,7 @@ private:
     }
     uint8_t* locate_strip(int y, bool write) const {
         const int s = y / rows_per_strip_;
+        if (producer_ && !producing_) const_cast<Pixels*>(this)->ensure(s);
         cache::Strip* strip = strips_[s];
         const cache::LastPin& last = cache::last_pin;
         uint8_t* frame = last.strip == strip && (last.write || !write)
@@ -97,6 +112,14 @@ private:
     cache::TierManager* manager_;
     int rows_per_strip_ = 1;
     std::vector<cache::Strip*> strips_;
+    // Streamed images: strips [low_, made_) hold produced rows.
+    void ensure(int strip);
+    void let_go(int strip);
+    std::unique_ptr<Producer> producer_;
+    int low_ = 0, made_ = 0;
+    bool producing_ = false;
+    bool disk_only_ = false;
+    std::shared_ptr<cache::StripGroup> group_;
 };
 
 /// Channel layout of an image, derived from colorspace and alpha.

@@ -276,6 +276,7 @@ bool Executor::mogrify(::ImageInfo* info, const std::vector<std::string>& seg, I
 
 bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::string>& argv, ImageList& images,
                                   size_t& index) {
+    if (in_band) throw StreamAbort{};  // a band runs native steps only
     Image& img = images[index];
     // ImageMagick runs a simple operator on an image that is part of its list: -identify prints
     // `name[scene]' for a list, and escapes (%[fx:t], %n, %[fx:u[1].r]) see the list's length,
@@ -539,6 +540,7 @@ private:
 }  // namespace
 
 bool Executor::bridge_list(::ImageInfo* info, const std::vector<std::string>& tokens, ImageList& images) {
+    if (in_band) throw StreamAbort{};
     ::Image* list = to_magick_list(images, ctx_.diag);
     magick::Exception ex;
     Argv a(tokens);
@@ -737,6 +739,23 @@ bool Executor::is_final_operator(size_t seg_index) const {
 }
 
 int Executor::convert(const std::vector<std::string>& raw) {
+    // A streamed run that meets anything unusual leaves nothing behind (its output was staged)
+    // and the command runs again the ordinary way, with the context as it was.
+    const Context saved = ctx_;
+    streaming_ = true;
+    try {
+        const int rc = convert_once(raw);
+        streaming_ = false;
+        return rc;
+    } catch (const StreamAbort&) {
+        streaming_ = false;
+        cache::thread_release_all();
+        ctx_ = saved;
+    }
+    return convert_once(raw);
+}
+
+int Executor::convert_once(const std::vector<std::string>& raw) {
     std::vector<std::string> args = expand_filenames(raw, ctx_);
     // Native results stay Q16 between operators, as ImageMagick's do; only the command's last
     // operator may store 8 bits, when every output reduces exactly that way.
@@ -811,6 +830,22 @@ int Executor::convert(const std::vector<std::string>& raw) {
                 // Region-on-load likewise for a -crop (see codecs::ReadRequest::crop_hint).
                 // Not when operators given before the read are pending (they run on the image
                 // first, e.g. -repage), nor when the step's argument is the output name.
+                if (s.images.empty() && !pending_operator(args, j, i))
+                    if (std::optional<Image> streamed = stream_read(s.info.get(), args, i)) {
+                        // The steps' settings still reach the writer, as they would through
+                        // mogrify; the steps themselves run band by band inside the image.
+                        auto steps = segment(i + 1, argc - 2);
+                        Argv a(steps);
+                        magick::Exception ex;
+                        MogrifyImageInfo(s.info.get(), a.argc(), a.argv(), ex);
+                        ex.drain(ctx_.diag);
+                        SyncImageSettings(s.info.get(), streamed->shell());
+                        s.images.push_back(std::move(*streamed));
+                        DeleteImageOption(s.info.get(), "page");
+                        i = argc - 2;
+                        j = argc;
+                        continue;
+                    }
                 codecs::LoadHint hint;
                 if (i + 2 < argc - 1 && s.images.empty() && !pending_operator(args, j, i) &&
                     shrink_on_load(s.info.get(), filename)) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <memory>
+#include <optional>
 
 #include "cache/netcache.h"
 #include "src/codecs/codec.h"
@@ -20,6 +21,12 @@ void check_time_limit();
 int thread_limit();
 
 using ImageList = std::vector<Image>;
+
+/// Thrown when a streamed run (src/exec/stream.cpp) meets anything out of the ordinary: the
+/// command then runs again the ordinary way.
+struct StreamAbort {};
+/// Set on a thread computing a band of a streamed image: nothing may go to ImageMagick there.
+inline thread_local bool in_band = false;
 
 /// How the outputs of a command reduce Q16 samples to 8 bits (see Executor::convert).
 enum class Reduction { none, truncate, round };
@@ -43,6 +50,12 @@ public:
     Context& context() { return ctx_; }
 
 private:
+    friend class BandProducer;
+    int convert_once(const std::vector<std::string>& args);
+    /// The streamed result of the read at args[i] and every step after it up to the output, or
+    /// nothing when the command is not one to stream (see src/exec/stream.cpp).
+    std::optional<Image> stream_read(::ImageInfo* info, const std::vector<std::string>& args, size_t i);
+    bool streaming_ = false;  ///< this run may stream
     bool mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images,
                      size_t& index);
     /// Runs a token list through ImageMagick's MogrifyImageList (the bridge for list operators).

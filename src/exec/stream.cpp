@@ -1,0 +1,261 @@
+// Streamed execution of `[settings] IN steps OUT` where IN is a large native JPEG, every step a
+// pointwise or neighbourhood operator (or a setting), and OUT a native JPEG: the image is never
+// whole in memory. The output image's rows are produced on demand (Pixels::Producer) as the
+// encoder asks for them: each band of rows is decoded (plus, above and below, the sum of the
+// steps' kernel radii), run through the executor's own mogrify() exactly as the whole image
+// would be, and its middle rows kept. Rows at a band's cut edges only feed rows that are thrown
+// away, so every kept row is the one the whole-image run computes: bit-identical output.
+//
+// Anything out of the ordinary (a decoder warning or error, a step that fails) abandons the
+// streamed run: its staged output is discarded and the command runs again the ordinary way,
+// which reports it as ImageMagick would (Executor::convert).
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <future>
+
+#include "src/codecs/codec.h"
+#include "src/exec/executor.h"
+#include "src/exec/io.h"
+#include "src/ops/op_spec.h"
+
+namespace mtool::exec {
+namespace {
+
+constexpr uint64_t kMinPixels = 4000000;  // smaller images gain nothing worth the second path
+
+/// Kernel half-height bound of a neighbourhood step: its radius when given, else 5 sigma + 1
+/// (ImageMagick's optimal kernel stops near 4.7 sigma for Q16).
+int step_radius(const std::string& geometry) {
+    GeometryInfo g{};
+    const MagickStatusType flags = ParseGeometry(geometry.c_str(), &g);
+    if (!(flags & RhoValue) && !(flags & SigmaValue)) return -1;
+    const double sigma = (flags & SigmaValue) ? std::fabs(g.sigma) : 1.0;
+    if (g.rho >= 1.0) return static_cast<int>(std::ceil(g.rho));
+    return static_cast<int>(std::ceil(5.0 * sigma)) + 1;
+}
+
+/// The steps a band can run: pointwise ones (radius 0), the separable convolutions (their
+/// radius); -1 for anything else.
+int band_radius(const std::string& option, const std::vector<std::string>& args) {
+    static const char* const pointwise[] = {"-negate", "+negate", "-level", "+level", "-gamma",
+                                            "-brightness-contrast", "-sigmoidal-contrast",
+                                            "+sigmoidal-contrast", "-solarize", "-threshold", "-evaluate"};
+    const ops::OpSpec* spec = ops::find(option);
+    if (!spec || !spec->run) return -1;  // ImageMagick's steps need the whole image in its cache
+    for (const char* p : pointwise)
+        if (option == p) return 0;
+    if (option == "-blur" || option == "-gaussian-blur" || option == "-sharpen" || option == "-unsharp")
+        return args.empty() ? -1 : step_radius(args[0]);
+    return -1;
+}
+
+/// A plain file name ending in .jpg/.jpeg/.png (no format prefix, no %d, not stdout): the
+/// native writers, which read rows front to back (PNG twice: its colour-type scan, then the
+/// rows; the second pass produces the rows again).
+bool streamable_output(const std::string& out, bool& png) {
+    const size_t dot = out.rfind('.');
+    if (out.find('%') != std::string::npos || out.find(':') != std::string::npos || dot == std::string::npos)
+        return false;
+    const std::string ext = out.substr(dot + 1);
+    png = strcasecmp(ext.c_str(), "png") == 0;
+    return png || strcasecmp(ext.c_str(), "jpg") == 0 || strcasecmp(ext.c_str(), "jpeg") == 0;
+}
+
+}  // namespace
+
+/// Produces the rows of the streamed result band by band.
+class BandProducer final : public Pixels::Producer {
+public:
+    BandProducer(Executor& ex, const ::ImageInfo* info, std::string path, magick::ImagePtr shell,
+                 std::vector<std::string> steps, size_t base, int radius)
+        : ex_(ex), info_(magick::clone_info(info)), path_(std::move(path)), shell_(std::move(shell)),
+          steps_(std::move(steps)), base_(base), radius_(radius) {}
+
+    /// Opens the decoder; false if the file is not one to stream.
+    bool start() {
+        reader_ = codecs::jpeg_rows(path_);
+        ring_.clear();
+        ring_y0_ = 0;
+        if (!reader_ || reader_->width != static_cast<int>(shell_->columns) ||
+            reader_->height != static_cast<int>(shell_->rows))
+            return false;
+        shell_->colorspace = reader_->channels == 1 ? GRAYColorspace : sRGBColorspace;  // as read_jpeg
+        return true;
+    }
+    ~BandProducer() override { settle(); }
+    void restart() override {
+        settle();
+        if (!start()) throw StreamAbort{};
+    }
+
+    /// Runs the steps on rows [y0, y1) (with their margins) and returns that band's result,
+    /// whose rows [y0 - first, y1 - first) are the wanted ones.
+    Image band(int y0, int y1, int& first) {
+        const int h = reader_->height, w = reader_->width, ch = reader_->channels;
+        first = std::max(0, y0 - radius_);
+        const int last = std::min(h, y1 + radius_);
+        const size_t stride = static_cast<size_t>(w) * ch;
+        while (ring_y0_ + static_cast<int>(ring_.size()) < last) {
+            ring_.emplace_back(stride);
+            if (!reader_->read(ring_.back().data(), 1)) throw StreamAbort{};
+        }
+        while (ring_y0_ < first) {
+            ring_.pop_front();
+            ++ring_y0_;
+        }
+        auto px = std::make_shared<Pixels>(w, last - first, ch, 1);
+        for (int y = first; y < last; ++y) std::memcpy(px->row(y - first), ring_[y - ring_y0_].data(), stride);
+        ImageList list;
+        list.emplace_back(shell_like(shell_.get(), w, last - first), std::move(px));
+        magick::InfoPtr local = magick::clone_info(info_.get());
+        const size_t messages = ex_.ctx_.diag.all().size();
+        ex_.seg_base_ = base_;
+        in_band = true;
+        bool ok = false;
+        try {
+            ok = ex_.mogrify(local.get(), steps_, list);
+        } catch (...) {
+            in_band = false;
+            ex_.seg_base_ = std::string::npos;
+            throw;
+        }
+        in_band = false;
+        ex_.seg_base_ = std::string::npos;
+        if (!ok || list.size() != 1 || ex_.ctx_.diag.all().size() != messages) throw StreamAbort{};
+        return list[0];
+    }
+    void produce(Pixels& out, int y0, int y1) override {
+        int first = 0;
+        Image r;
+        if (next_.valid() && next_y0_ == y0 && next_y1_ == y1) {
+            std::tie(r, first) = next_.get();
+        } else {
+            settle();
+            r = band(y0, y1, first);
+        }
+        // The next band is decoded and computed on another thread while this one is encoded.
+        const int h = out.height();
+        if (y1 < h) {
+            next_y0_ = y1;
+            next_y1_ = std::min(h, y1 + (y1 - y0));
+            next_ = std::async(std::launch::async, [this, a = next_y0_, b = next_y1_] {
+                int f = 0;
+                Image img = band(a, b, f);
+                cache::thread_release_all();
+                return std::make_pair(std::move(img), f);
+            });
+        }
+        const Pixels& p = r.pixels();
+        if (p.width() != out.width() || p.channels() != out.channels() ||
+            p.bytes_per_sample() != out.bytes_per_sample())
+            throw StreamAbort{};
+        for (int y = y0; y < y1; ++y) std::memcpy(out.row(y), p.row(y - first), out.stride());
+    }
+
+private:
+    /// Waits for the band computed ahead, dropping it (and any failure it met).
+    void settle() {
+        if (!next_.valid()) return;
+        try {
+            next_.get();
+        } catch (...) {
+        }
+    }
+    Executor& ex_;
+    magick::InfoPtr info_;
+    std::string path_;
+    magick::ImagePtr shell_;
+    std::vector<std::string> steps_;
+    size_t base_;
+    int radius_;
+    std::unique_ptr<codecs::RowReader> reader_;
+    std::deque<std::vector<uint8_t>> ring_;
+    int ring_y0_ = 0;
+    std::future<std::pair<Image, int>> next_;
+    int next_y0_ = 0, next_y1_ = 0;
+};
+
+std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<std::string>& args,
+                                           size_t i) {
+    const size_t argc = args.size();
+    const std::string& in = args[i];
+    bool png = false;
+    if (!streaming_ || i + 1 > argc - 1 || !streamable_output(args.back(), png) || info->verbose || info->ping ||
+        in.empty() || in.back() == ']' || in == "-" || in.find(':') != std::string::npos)
+        return std::nullopt;
+    const char* on = GetImageOption(info, "mtool:stream");
+    if (on && IsStringNotFalse(on) == MagickFalse) return std::nullopt;
+    // The steps: known options, settings or band steps, each with its arguments.
+    std::vector<std::string> steps(args.begin() + static_cast<long>(i + 1), args.end() - 1);
+    int radius = 0;
+    bool any_step = false;
+    for (size_t k = 0; k < steps.size();) {
+        const magick::OptionInfo oi = magick::option_info(steps[k]);
+        if (!oi.known || oi.arity < 0 || k + 1 + static_cast<size_t>(oi.arity) > steps.size()) return std::nullopt;
+        std::vector<std::string> a(steps.begin() + static_cast<long>(k + 1),
+                                   steps.begin() + static_cast<long>(k + 1 + oi.arity));
+        if (oi.flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag | FireOptionFlag)) {
+            const int r = band_radius(steps[k], a);
+            if (r < 0) return std::nullopt;
+            radius += r;
+            any_step = true;
+        }
+        if (steps[k] == "(" || steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" ||
+            steps[k] == "-respect-parentheses" || steps[k] == "-monitor" || steps[k] == "-debug" ||
+            steps[k] == "-verbose" || steps[k] == "-channel" || steps[k] == "-region" || steps[k] == "-alpha" ||
+            (png && (steps[k] == "-interlace" || steps[k] == "+interlace")))
+            return std::nullopt;
+        k += 1 + static_cast<size_t>(oi.arity);
+    }
+    (void)any_step;
+    if (png && info->interlace != UndefinedInterlace && info->interlace != NoInterlace) return std::nullopt;
+    // The header as an ordinary read would give it (a native JPEG of at least kMinPixels).
+    magick::InfoPtr pinging = magick::clone_info(info);
+    pinging->ping = MagickTrue;
+    magick::ImagePtr shell;
+    // A regular file only (it is opened again for a second pass), read as the ordinary path
+    // would allow it: the policy's rights for the JPEG coder and the path.
+    struct stat st {};
+    if (!ctx_.native_reads || info->extract || ::stat(in.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        return std::nullopt;
+    try {
+        check_policy(in, "JPEG", ReadPolicyRights);
+        check_time_limit();
+        std::FILE* f = std::fopen(in.c_str(), "rb");
+        if (!f) return std::nullopt;
+        unsigned char head[16] = {};
+        const size_t n = std::fread(head, 1, sizeof head, f);
+        std::fclose(f);
+        if (codecs::sniff(head, n) != &codecs::jpeg_codec) return std::nullopt;
+        Context quiet = ctx_;
+        quiet.diag = Diagnostics{};
+        codecs::ReadRequest req{in, nullptr, pinging.get(), quiet};
+        Image header = codecs::jpeg_codec.read(req);
+        if (!quiet.diag.all().empty()) return std::nullopt;
+        shell = shell_like(header.shell(), static_cast<int>(header.shell()->columns),
+                           static_cast<int>(header.shell()->rows));
+    } catch (...) {
+        return std::nullopt;
+    }
+    if (static_cast<uint64_t>(shell->columns) * shell->rows < kMinPixels) return std::nullopt;
+    // What read_jpeg sets once the pixels are in.
+    shell->matte = MagickFalse;
+    shell->depth = 8;
+    const int w = static_cast<int>(shell->columns), h = static_cast<int>(shell->rows);
+    auto producer = std::make_unique<BandProducer>(*this, info, in, shell_like(shell.get(), w, h), steps, i + 1, radius);
+    if (!producer->start()) return std::nullopt;
+    // The first band tells the result's layout and attributes.
+    int first = 0;
+    // A few rows tell the result's layout and attributes; then production starts over.
+    Image head = producer->band(0, std::min(h, 16), first);
+    auto out = std::make_shared<Pixels>(w, h, head.pixels().channels(), head.pixels().bytes_per_sample());
+    producer->restart();
+    out->set_producer(std::move(producer));
+    return Image(shell_like(head.shell(), w, h), std::move(out));
+}
+
+}  // namespace mtool::exec

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Streamed execution (src/exec/stream.cpp): `IN steps OUT` with a JPEG of >= 4 MP in, pointwise
+# and convolution steps, a JPEG or PNG out, runs band by band. Its outputs must have exactly the
+# pixels of the whole-image run (-define mtool:stream=false) for every layout, chain, band edge
+# and setting; anything unusual (a damaged file) must end as the whole-image run does; peak RSS
+# shows the image was never whole.
+set -u
+MTOOL=$(readlink -f "$1")
+. "$(dirname "$0")/lib.sh"
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; cd "$W"
+$IM -seed 3 -size 600x425 plasma:fuchsia-yellow -resize 2400x1700! -attenuate 0.3 +noise Gaussian \
+  -quality 90 rgb444.jpg
+$IM rgb444.jpg -quality 80 -sampling-factor 2x2 rgb420.jpg
+$IM rgb444.jpg -colorspace Gray -quality 85 gray.jpg
+$IM rgb444.jpg -interlace JPEG -quality 85 prog.jpg
+$IM rgb444.jpg -crop 2401x1667+0+0 +repage -quality 88 odd.jpg
+$IM rgb444.jpg -colorspace Gray -type TrueColor -quality 90 grayrgb.jpg  # 3 channels, all gray
+
+ae() { /usr/bin/compare -metric AE "$1" "$2" null: 2>&1; }
+dims() { /usr/bin/identify -format '%wx%h %[channels] %z' "$1"; }
+rss() { /usr/bin/time -f %M -o rss.txt "$@" >/dev/null 2>&1; cat rss.txt; }
+
+# same IN OUT-EXT STEPS...: streamed and whole-image runs give the same pixels, size and layout.
+same() {
+  local in=$1 ext=$2; shift 2
+  local tag="$in $* .$ext"
+  "$MTOOL" "$in" "$@" "s.$ext" || { bad "$tag: streamed run failed"; return; }
+  "$MTOOL" -define mtool:stream=false "$in" "$@" "n.$ext"
+  check "$tag: same pixels ($(ae s.$ext n.$ext))" [ "$(ae s.$ext n.$ext)" = 0 ]
+  check "$tag: same layout ($(dims s.$ext) / $(dims n.$ext))" [ "$(dims s.$ext)" = "$(dims n.$ext)" ]
+}
+for in in rgb444.jpg rgb420.jpg gray.jpg prog.jpg odd.jpg; do
+  for ext in jpg png; do
+    same $in $ext -negate
+    same $in $ext -sharpen 5x2
+    same $in $ext -blur 0x3
+  done
+  same $in jpg
+  same $in png
+  same $in jpg -gaussian-blur 0x1.5 -level 10%,90%
+  same $in png -unsharp 0x2 -gamma 1.3
+  same $in jpg -sharpen 0x1 -negate -blur 2x1
+done
+same rgb444.jpg jpg -quality 70 -negate
+same rgb444.jpg jpg -evaluate multiply 1.2 -brightness-contrast 10x5 -sigmoidal-contrast 3x50%
+same rgb444.jpg png -threshold 50% -solarize 40%
+same rgb444.jpg jpg -blur 40x12                     # kernel taller than a band
+same rgb444.jpg jpg -virtual-pixel black -blur 0x4  # edges by the setting, not by band cuts
+same grayrgb.jpg jpg -negate                        # the writer's gray scan reads every row: a second pass
+same grayrgb.jpg png -sharpen 0x1
+# Settings after the input reach the writer: the same file as the whole-image run.
+"$MTOOL" rgb444.jpg -quality 70 -sampling-factor 2x1 -negate s.jpg
+"$MTOOL" -define mtool:stream=false rgb444.jpg -quality 70 -sampling-factor 2x1 -negate n.jpg
+check "settings after the input: same pixels" [ "$(ae s.jpg n.jpg)" = 0 ]
+check "settings after the input: same quality and sampling" \
+  [ "$(/usr/bin/identify -format '%Q %[jpeg:sampling-factor]' s.jpg)" = "$(/usr/bin/identify -format '%Q %[jpeg:sampling-factor]' n.jpg)" ]
+# A streamed JPEG gets standard Huffman tables (optimising would hold every coefficient):
+# a slightly larger file; jpeg:optimize-coding=true gives the whole-image run's file.
+a=$(stat -c %s s.jpg) b=$(stat -c %s n.jpg)
+check "standard tables: $a bytes within 115% of $b" [ $((a * 100)) -le $((b * 115)) ]
+"$MTOOL" -define jpeg:optimize-coding=true rgb444.jpg -quality 70 -sampling-factor 2x1 -negate s.jpg
+check "jpeg:optimize-coding=true: the whole-image run's file" cmp -s s.jpg n.jpg
+# Under a tight memory limit and on one thread.
+same rgb444.jpg jpg -limit memory 8MiB -sharpen 0x2
+"$MTOOL" -limit thread 1 rgb444.jpg -blur 0x2 s.jpg; "$MTOOL" -define mtool:stream=false rgb444.jpg -blur 0x2 n.jpg
+check "one thread: same pixels" [ "$(ae s.jpg n.jpg)" = 0 ]
+# And against ImageMagick itself for two of them.
+$IM rgb444.jpg -sharpen 5x2 im.png; "$MTOOL" rgb444.jpg -sharpen 5x2 s.png
+check "-sharpen 5x2 as ImageMagick's" [ "$(ae s.png im.png)" = 0 ]
+$IM rgb420.jpg -negate im.jpg; "$MTOOL" rgb420.jpg -negate s.jpg
+check "-negate to JPEG as ImageMagick's" [ "$(ae s.jpg im.jpg)" = 0 ]
+
+# A damaged file ends exactly as the whole-image run does (warnings, exit status, pixels).
+head -c 700000 rgb444.jpg > trunc.jpg
+for reg in "" -regard-warnings; do
+  a=$("$MTOOL" $reg trunc.jpg -negate s.jpg 2>&1); rc=$?
+  b=$("$MTOOL" $reg -define mtool:stream=false trunc.jpg -negate n.jpg 2>&1); wrc=$?
+  check "truncated $reg: same messages ($a)" [ "$a" = "$b" ]
+  check "truncated $reg: same exit status ($rc, $wrc)" [ "$rc" = "$wrc" ]
+  check "truncated $reg: same pixels" [ "$(ae s.jpg n.jpg)" = 0 ]
+done
+check "no staging file left" sh -c '! ls -a | grep -q "^\.mtool-"'
+
+# Memory: a 4000x3000 photo. The whole-image run holds its pixels (36 MB at 8 bits, twice and at
+# 16 bits for a convolution); the streamed one a few bands.
+$IM rgb444.jpg -resize 4000x3000! -quality 90 big.jpg
+for job in "-negate:jpg" "-sharpen 5x2:jpg" "-sharpen 5x2:png"; do
+  op=${job%:*} ext=${job##*:}
+  r_s=$(rss "$MTOOL" big.jpg $op x.$ext); r_n=$(rss "$MTOOL" -define mtool:stream=false big.jpg $op x.$ext)
+  m=20; [ "$ext" = png ] && m=12  # the PNG writer's own batches of rows weigh more there
+  check "big.jpg $op .$ext: streamed peak RSS ${r_s} KB < whole ${r_n} KB - $m MB" [ "$r_s" -lt $((r_n - m * 1024)) ]
+done
+
+# Not streamed (and still right): small images, pending operators, -write, parentheses, other
+# outputs. Each gives the whole-image run's result.
+not_streamed() {  # TAG ARGS... OUT
+  local tag=$1; shift
+  "$MTOOL" "$@" 2>/dev/null; local out=${*: -1}; cp "$out" got.x
+  "$MTOOL" -define mtool:stream=false "$@" 2>/dev/null
+  check "$tag: as the whole-image run" [ "$(ae got.x "$out")" = 0 ]
+}
+$IM -size 300x200 plasma: small.jpg
+not_streamed "small image" small.jpg -negate o1.jpg
+not_streamed "pending operator" -negate rgb444.jpg -blur 0x1 o2.jpg
+not_streamed "-write in the steps" rgb444.jpg -negate -write w.png -blur 0x1 o3.jpg
+not_streamed "parentheses" rgb444.jpg \( +clone -negate \) -append o4.jpg
+not_streamed "GIF output" rgb444.jpg -negate o5.gif
+not_streamed "interlaced PNG" rgb444.jpg -interlace PNG -negate o6.png
+finish
