@@ -188,7 +188,11 @@ Analysis analyse(const Pixels& px, const Layout& l, bool src16) {
                 if (colours16.emplace(key, 0).second && colours16.size() > 256) ok16 = false;
             }
         }
-        if (!a.reducible16 && !ok8 && !ok16 && !a.gray && a.translucent) break;  // nothing left to learn
+        // Nothing left to learn: more than 256 colours at either depth and not gray make it
+        // true colour (alpha then as the layout has it), and the depth is known once a 16-bit
+        // source shows a sample that 8 bits cannot hold. A photo stops after its first rows, so
+        // a streamed image is not produced twice.
+        if (!ok8 && !ok16 && !a.gray && (!src16 || !a.reducible16)) break;
     }
     a.gray_bits = g1 ? 1 : g2 ? 2 : g4 ? 4 : 8;
     const bool to8 = !src16 || a.reducible16;
