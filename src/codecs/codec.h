@@ -50,12 +50,15 @@ struct WriteRequest {
 class RowReader {
 public:
     virtual ~RowReader() = default;
-    int width = 0, height = 0, channels = 0;  ///< 8-bit samples
-    /// Decodes the next `n` rows into `dst` (n * width * channels bytes).
+    int width = 0, height = 0, channels = 0;
+    int bytes_per_sample = 1;
+    /// Decodes the next `n` rows into `dst` (n * width * channels * bytes_per_sample bytes).
     virtual bool read(uint8_t* dst, int n) = 0;
 };
 /// A row reader of a baseline or progressive RGB or gray JPEG; nullptr for anything else.
 std::unique_ptr<RowReader> jpeg_rows(const std::string& path);
+/// A row reader of a non-interlaced PNG, rows as read_png decodes them; nullptr otherwise.
+std::unique_ptr<RowReader> png_rows(const std::string& path);
 
 struct CodecSpec {
     const char* name;                  ///< ImageMagick's format name

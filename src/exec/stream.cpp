@@ -1,4 +1,4 @@
-// Streamed execution of `[settings] IN steps OUT` where IN is a large native JPEG, every step a
+// Streamed execution of `[settings] IN steps OUT` where IN is a large native JPEG or PNG, every step a
 // pointwise or neighbourhood operator (or a setting), and OUT a native JPEG: the image is never
 // whole in memory. The output image's rows are produced on demand (Pixels::Producer) as the
 // encoder asks for them: each band of rows is decoded (plus, above and below, the sum of the
@@ -41,9 +41,17 @@ int step_radius(const std::string& geometry) {
 /// The steps a band can run: pointwise ones (radius 0), the separable convolutions (their
 /// radius); -1 for anything else.
 int band_radius(const std::string& option, const std::vector<std::string>& args) {
-    static const char* const pointwise[] = {"-negate", "+negate", "-level", "+level", "-gamma",
-                                            "-brightness-contrast", "-sigmoidal-contrast",
-                                            "+sigmoidal-contrast", "-solarize", "-threshold", "-evaluate"};
+    static const char* const pointwise[] = {"-negate",
+                                            "+negate",
+                                            "-level",
+                                            "+level",
+                                            "-gamma",
+                                            "-brightness-contrast",
+                                            "-sigmoidal-contrast",
+                                            "+sigmoidal-contrast",
+                                            "-solarize",
+                                            "-threshold",
+                                            "-evaluate"};
     const ops::OpSpec* spec = ops::find(option);
     if (!spec || !spec->run) return -1;  // ImageMagick's steps need the whole image in its cache
     for (const char* p : pointwise)
@@ -70,20 +78,36 @@ bool streamable_output(const std::string& out, bool& png) {
 /// Produces the rows of the streamed result band by band.
 class BandProducer final : public Pixels::Producer {
 public:
-    BandProducer(Executor& ex, const ::ImageInfo* info, std::string path, magick::ImagePtr shell,
+    BandProducer(Executor& ex, const ::ImageInfo* info, std::string path, bool png, magick::ImagePtr shell,
                  std::vector<std::string> steps, size_t base, int radius)
-        : ex_(ex), info_(magick::clone_info(info)), path_(std::move(path)), shell_(std::move(shell)),
-          steps_(std::move(steps)), base_(base), radius_(radius) {}
+        : ex_(ex),
+          info_(magick::clone_info(info)),
+          path_(std::move(path)),
+          png_(png),
+          shell_(std::move(shell)),
+          steps_(std::move(steps)),
+          base_(base),
+          radius_(radius) {}
 
     /// Opens the decoder; false if the file is not one to stream.
     bool start() {
-        reader_ = codecs::jpeg_rows(path_);
+        reader_ = png_ ? codecs::png_rows(path_) : codecs::jpeg_rows(path_);
         ring_.clear();
         ring_y0_ = 0;
         if (!reader_ || reader_->width != static_cast<int>(shell_->columns) ||
             reader_->height != static_cast<int>(shell_->rows))
             return false;
-        shell_->colorspace = reader_->channels == 1 ? GRAYColorspace : sRGBColorspace;  // as read_jpeg
+        if (png_) {
+            // As read_png: the file's channels must be the layout ImageMagick's header read
+            // announced (no conversion), at the depth decoded.
+            if (layout_of(shell_.get()).channels() != reader_->channels) return false;
+            shell_->depth = reader_->bytes_per_sample == 2 ? 16 : std::min<size_t>(shell_->depth, 8);
+            shell_->storage_class = DirectClass;
+        } else {
+            shell_->colorspace = reader_->channels == 1 ? GRAYColorspace : sRGBColorspace;  // as read_jpeg
+            shell_->matte = MagickFalse;
+            shell_->depth = 8;
+        }
         return true;
     }
     ~BandProducer() override { settle(); }
@@ -95,10 +119,11 @@ public:
     /// Runs the steps on rows [y0, y1) (with their margins) and returns that band's result,
     /// whose rows [y0 - first, y1 - first) are the wanted ones.
     Image band(int y0, int y1, int& first) {
-        const int h = reader_->height, w = reader_->width, ch = reader_->channels;
+        const int h = reader_->height, w = reader_->width, ch = reader_->channels,
+                  bps = reader_->bytes_per_sample;
         first = std::max(0, y0 - radius_);
         const int last = std::min(h, y1 + radius_);
-        const size_t stride = static_cast<size_t>(w) * ch;
+        const size_t stride = static_cast<size_t>(w) * ch * bps;
         while (ring_y0_ + static_cast<int>(ring_.size()) < last) {
             ring_.emplace_back(stride);
             if (!reader_->read(ring_.back().data(), 1)) throw StreamAbort{};
@@ -107,8 +132,9 @@ public:
             ring_.pop_front();
             ++ring_y0_;
         }
-        auto px = std::make_shared<Pixels>(w, last - first, ch, 1);
-        for (int y = first; y < last; ++y) std::memcpy(px->row(y - first), ring_[y - ring_y0_].data(), stride);
+        auto px = std::make_shared<Pixels>(w, last - first, ch, bps);
+        for (int y = first; y < last; ++y)
+            std::memcpy(px->row(y - first), ring_[y - ring_y0_].data(), stride);
         ImageList list;
         list.emplace_back(shell_like(shell_.get(), w, last - first), std::move(px));
         magick::InfoPtr local = magick::clone_info(info_.get());
@@ -168,6 +194,7 @@ private:
     Executor& ex_;
     magick::InfoPtr info_;
     std::string path_;
+    bool png_;
     magick::ImagePtr shell_;
     std::vector<std::string> steps_;
     size_t base_;
@@ -184,8 +211,8 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     const size_t argc = args.size();
     const std::string& in = args[i];
     bool png = false;
-    if (!streaming_ || i + 1 > argc - 1 || !streamable_output(args.back(), png) || info->verbose || info->ping ||
-        in.empty() || in.back() == ']' || in == "-" || in.find(':') != std::string::npos)
+    if (!streaming_ || i + 1 > argc - 1 || !streamable_output(args.back(), png) || info->verbose ||
+        info->ping || in.empty() || in.back() == ']' || in == "-" || in.find(':') != std::string::npos)
         return std::nullopt;
     const char* on = GetImageOption(info, "mtool:stream");
     if (on && IsStringNotFalse(on) == MagickFalse) return std::nullopt;
@@ -195,7 +222,8 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     bool any_step = false;
     for (size_t k = 0; k < steps.size();) {
         const magick::OptionInfo oi = magick::option_info(steps[k]);
-        if (!oi.known || oi.arity < 0 || k + 1 + static_cast<size_t>(oi.arity) > steps.size()) return std::nullopt;
+        if (!oi.known || oi.arity < 0 || k + 1 + static_cast<size_t>(oi.arity) > steps.size())
+            return std::nullopt;
         std::vector<std::string> a(steps.begin() + static_cast<long>(k + 1),
                                    steps.begin() + static_cast<long>(k + 1 + oi.arity));
         if (oi.flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag | FireOptionFlag)) {
@@ -206,8 +234,8 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
         }
         if (steps[k] == "(" || steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" ||
             steps[k] == "-respect-parentheses" || steps[k] == "-monitor" || steps[k] == "-debug" ||
-            steps[k] == "-verbose" || steps[k] == "-channel" || steps[k] == "-region" || steps[k] == "-alpha" ||
-            (png && (steps[k] == "-interlace" || steps[k] == "+interlace")))
+            steps[k] == "-verbose" || steps[k] == "-channel" || steps[k] == "-region" ||
+            steps[k] == "-alpha" || (png && (steps[k] == "-interlace" || steps[k] == "+interlace")))
             return std::nullopt;
         k += 1 + static_cast<size_t>(oi.arity);
     }
@@ -222,33 +250,34 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     struct stat st {};
     if (!ctx_.native_reads || info->extract || ::stat(in.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
         return std::nullopt;
+    bool png_in = false;
     try {
-        check_policy(in, "JPEG", ReadPolicyRights);
-        check_time_limit();
         std::FILE* f = std::fopen(in.c_str(), "rb");
         if (!f) return std::nullopt;
         unsigned char head[16] = {};
         const size_t n = std::fread(head, 1, sizeof head, f);
         std::fclose(f);
-        if (codecs::sniff(head, n) != &codecs::jpeg_codec) return std::nullopt;
+        const codecs::CodecSpec* codec = codecs::sniff(head, n);
+        if (codec != &codecs::jpeg_codec && codec != &codecs::png_codec) return std::nullopt;
+        png_in = codec == &codecs::png_codec;
+        check_policy(in, codec->name, ReadPolicyRights);
+        check_time_limit();
         Context quiet = ctx_;
         quiet.diag = Diagnostics{};
         codecs::ReadRequest req{in, nullptr, pinging.get(), quiet};
-        Image header = codecs::jpeg_codec.read(req);
-        if (!quiet.diag.all().empty()) return std::nullopt;
+        Image header = codec->read(req);
+        // (A palette PNG is marked as such when its shell is rebuilt; read_png does not.)
+        if (!quiet.diag.all().empty() || header.shell()->storage_class == PseudoClass) return std::nullopt;
         shell = shell_like(header.shell(), static_cast<int>(header.shell()->columns),
                            static_cast<int>(header.shell()->rows));
     } catch (...) {
         return std::nullopt;
     }
     if (static_cast<uint64_t>(shell->columns) * shell->rows < kMinPixels) return std::nullopt;
-    // What read_jpeg sets once the pixels are in.
-    shell->matte = MagickFalse;
-    shell->depth = 8;
     const int w = static_cast<int>(shell->columns), h = static_cast<int>(shell->rows);
-    auto producer = std::make_unique<BandProducer>(*this, info, in, shell_like(shell.get(), w, h), steps, i + 1, radius);
+    auto producer = std::make_unique<BandProducer>(*this, info, in, png_in, shell_like(shell.get(), w, h),
+                                                   steps, i + 1, radius);
     if (!producer->start()) return std::nullopt;
-    // The first band tells the result's layout and attributes.
     int first = 0;
     // A few rows tell the result's layout and attributes; then production starts over.
     Image head = producer->band(0, std::min(h, 16), first);

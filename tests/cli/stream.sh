@@ -41,6 +41,18 @@ for in in rgb444.jpg rgb420.jpg gray.jpg prog.jpg odd.jpg; do
   same $in png -unsharp 0x2 -gamma 1.3
   same $in jpg -sharpen 0x1 -negate -blur 2x1
 done
+# PNG inputs: 8- and 16-bit, gray, alpha; palette and interlaced files are read whole.
+$IM rgb444.jpg rgb.png
+$IM rgb444.jpg -depth 16 -blur 0x1 rgb16.png
+$IM gray.jpg gray.png
+$IM rgb444.jpg -alpha set -channel A -fx 'u.r' +channel rgba.png
+$IM rgb444.jpg -colors 200 pal.png
+$IM rgb444.jpg -interlace PNG inter.png
+for in in rgb.png rgb16.png gray.png rgba.png pal.png inter.png; do
+  same $in jpg -quality 85
+  same $in png -sharpen 0x1.5
+  same $in jpg -negate -blur 0x2
+done
 same rgb444.jpg jpg -quality 70 -negate
 same rgb444.jpg jpg -evaluate multiply 1.2 -brightness-contrast 10x5 -sigmoidal-contrast 3x50%
 same rgb444.jpg png -threshold 50% -solarize 40%
