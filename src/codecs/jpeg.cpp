@@ -322,6 +322,9 @@ public:
         attach(cinfo_, src_, file_);
         jpeg_read_header(&cinfo_, TRUE);
         if (cinfo_.jpeg_color_space == JCS_CMYK || cinfo_.jpeg_color_space == JCS_YCCK) return false;
+        // A progressive file is held whole by libjpeg anyway (every coefficient until the last
+        // scan): nothing to gain.
+        if (jpeg_has_multiple_scans(&cinfo_)) return false;
         cinfo_.out_color_space = cinfo_.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
         jpeg_start_decompress(&cinfo_);
         width = static_cast<int>(cinfo_.output_width);

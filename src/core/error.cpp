@@ -1,5 +1,7 @@
 #include "src/core/error.h"
 
+#include <mutex>
+
 #include <cstdio>
 #include <cstring>
 
@@ -30,10 +32,20 @@ Error file_error(Severity severity, const std::string& reason, const std::string
     return Error(severity, reason + " `" + path + "': " + std::strerror(err) + " @ " + kind + "/" + where);
 }
 
+namespace {
+std::mutex diagnostics_mu;  // a streamed image's band thread reports next to the writer
+}
+
 void Diagnostics::add(Diagnostic d) {
+    std::lock_guard lock(diagnostics_mu);
     // ImageMagick reports an exception repeated right after itself once.
     if (!items_.empty() && items_.back().text == d.text) return;
     items_.push_back(std::move(d));
+}
+
+size_t Diagnostics::count() const {
+    std::lock_guard lock(diagnostics_mu);
+    return items_.size();
 }
 
 void Diagnostics::warn(const std::string& reason, const std::string& context, const std::string& where) {

@@ -69,6 +69,8 @@ public:
     /// Prints every message as `client: text.` on stderr; warnings are skipped when quiet.
     void flush(const std::string& client, bool quiet);
     const std::vector<Diagnostic>& all() const { return items_; }
+    /// How many messages there are (safe while another thread adds).
+    size_t count() const;
 
 private:
     std::vector<Diagnostic> items_;

@@ -17,6 +17,7 @@
 #include <deque>
 #include <future>
 
+#include "cache/tiers.h"
 #include "src/codecs/codec.h"
 #include "src/exec/executor.h"
 #include "src/exec/io.h"
@@ -138,7 +139,7 @@ public:
         ImageList list;
         list.emplace_back(shell_like(shell_.get(), w, last - first), std::move(px));
         magick::InfoPtr local = magick::clone_info(info_.get());
-        const size_t messages = ex_.ctx_.diag.all().size();
+        const size_t messages = ex_.ctx_.diag.count();
         ex_.seg_base_ = base_;
         in_band = true;
         bool ok = false;
@@ -151,10 +152,19 @@ public:
         }
         in_band = false;
         ex_.seg_base_ = std::string::npos;
-        if (!ok || list.size() != 1 || ex_.ctx_.diag.all().size() != messages) throw StreamAbort{};
+        if (!ok || list.size() != 1 || ex_.ctx_.diag.count() != messages) throw StreamAbort{};
         return list[0];
     }
     void produce(Pixels& out, int y0, int y1) override {
+        // Any failure here (a limit, an I/O error) is the ordinary run's to report, worded as it
+        // words it: the command runs again that way.
+        try {
+            produce_band(out, y0, y1);
+        } catch (const Error&) {
+            throw StreamAbort{};
+        }
+    }
+    void produce_band(Pixels& out, int y0, int y1) {
         int first = 0;
         Image r;
         if (next_.valid() && next_y0_ == y0 && next_y1_ == y1) {
@@ -165,7 +175,7 @@ public:
         }
         // The next band is decoded and computed on another thread while this one is encoded.
         const int h = out.height();
-        if (y1 < h) {
+        if (y1 < h && threads_ > 1) {
             next_y0_ = y1;
             next_y1_ = std::min(h, y1 + (y1 - y0));
             next_ = std::async(std::launch::async, [this, a = next_y0_, b = next_y1_] {
@@ -203,6 +213,7 @@ private:
     std::deque<std::vector<uint8_t>> ring_;
     int ring_y0_ = 0;
     std::future<std::pair<Image, int>> next_;
+    int threads_ = ex_.ctx_.threads;  ///< one: no band computed ahead
     int next_y0_ = 0, next_y1_ = 0;
 };
 
@@ -274,17 +285,40 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
         return std::nullopt;
     }
     if (static_cast<uint64_t>(shell->columns) * shell->rows < kMinPixels) return std::nullopt;
+    // Only what the ordinary run could do within its limits: the whole image (and a 16-bit
+    // result) must fit the tiers, and the image plus a kernel the width and height limits, or
+    // the ordinary run's own failure is the one to report. Large kernels are not streamed: each
+    // band would recompute most of its neighbours.
+    {
+        const cache::Budgets b = cache::TierManager::global().budgets();
+        auto add = [](uint64_t a, uint64_t c) {
+            return a > cache::kUnlimited - c ? cache::kUnlimited : a + c;
+        };
+        const uint64_t room = add(add(b.memory, b.map), b.disk);
+        const uint64_t pixels = static_cast<uint64_t>(shell->columns) * shell->rows;
+        const uint64_t need = pixels * 4 * 2 * 2;  // source and 16-bit result, 4 channels at most
+        constexpr int kMaxRadius = 32;
+        if (radius > kMaxRadius || need > room || shell->columns + 2 * radius > b.width ||
+            shell->rows + 2 * radius > b.height || (b.area != cache::kUnlimited && pixels > b.area))
+            return std::nullopt;
+    }
     const int w = static_cast<int>(shell->columns), h = static_cast<int>(shell->rows);
     auto producer = std::make_unique<BandProducer>(*this, info, in, png_in, shell_like(shell.get(), w, h),
                                                    steps, i + 1, radius);
     if (!producer->start()) return std::nullopt;
     int first = 0;
     // A few rows tell the result's layout and attributes; then production starts over.
-    Image head = producer->band(0, std::min(h, 16), first);
-    auto out = std::make_shared<Pixels>(w, h, head.pixels().channels(), head.pixels().bytes_per_sample());
-    producer->restart();
-    out->set_producer(std::move(producer));
-    return Image(shell_like(head.shell(), w, h), std::move(out));
+    try {
+        Image head = producer->band(0, std::min(h, 16), first);
+        auto out = std::make_shared<Pixels>(w, h, head.pixels().channels(), head.pixels().bytes_per_sample());
+        producer->restart();
+        out->set_producer(std::move(producer));
+        return Image(shell_like(head.shell(), w, h), std::move(out));
+    } catch (const Error&) {
+        return std::nullopt;  // the ordinary run reports it
+    } catch (const StreamAbort&) {
+        return std::nullopt;
+    }
 }
 
 }  // namespace mtool::exec
