@@ -99,7 +99,12 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
     Target t = split_target(filename);
     const std::string shown = t.path;
     if (!open_path.empty()) t.path = open_path;
-    if (ctx_.native_reads && !has_read_modifier(filename) && plain_path(t.path) && info->extract == nullptr) {
+    // Native codecs open a file twice (sniff, then decode): only regular files. A FIFO or a
+    // device is read once, by ImageMagick (the second open of a FIFO waited for ever).
+    struct stat st {};
+    const bool regular = ::stat(t.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    if (ctx_.native_reads && !has_read_modifier(filename) && plain_path(t.path) && info->extract == nullptr &&
+        regular) {
         if (std::FILE* f = std::fopen(t.path.c_str(), "rb")) {
             unsigned char head[64];
             size_t n = std::fread(head, 1, sizeof head, f);

@@ -58,6 +58,19 @@ for fmt in png ppm gif; do
   check "$fmt to a FIFO: the reader got the whole image" same_content got "mref.$fmt"
 done
 rm -f fifo got
+# A FIFO as input is read once (native codecs open a file twice: the second open waited for a
+# writer that was gone, for ever).
+for fmt in jpg png; do
+  $IM rose: -resize 400% "fin.$fmt"
+  rm -f fifo; mkfifo fifo
+  (timeout 20 cat "fin.$fmt" > fifo) & writer=$!
+  timeout 20 "$MTOOL" fifo -negate "fout.$fmt"; rc=$?
+  wait $writer
+  "$MTOOL" "fin.$fmt" -negate "fref.$fmt"
+  check "$fmt from a FIFO: exit 0 (got $rc)" [ $rc = 0 ]
+  check "$fmt from a FIFO: the file's pixels" [ "$(/usr/bin/compare -metric AE "fout.$fmt" "fref.$fmt" null: 2>&1)" = 0 ]
+done
+rm -f fifo fin.* fout.* fref.*
 # /dev/stdout is a symlink in the real /dev that a broken build would replace: these cases run
 # in a private mount namespace with a private /dev.
 private_dev() {  # private_dev 'shell commands'
