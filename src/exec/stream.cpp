@@ -230,7 +230,6 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     // The steps: known options, settings or band steps, each with its arguments.
     std::vector<std::string> steps(args.begin() + static_cast<long>(i + 1), args.end() - 1);
     int radius = 0;
-    bool any_step = false;
     for (size_t k = 0; k < steps.size();) {
         const magick::OptionInfo oi = magick::option_info(steps[k]);
         if (!oi.known || oi.arity < 0 || k + 1 + static_cast<size_t>(oi.arity) > steps.size())
@@ -241,7 +240,6 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
             const int r = band_radius(steps[k], a);
             if (r < 0) return std::nullopt;
             radius += r;
-            any_step = true;
         }
         if (steps[k] == "(" || steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" ||
             steps[k] == "-respect-parentheses" || steps[k] == "-monitor" || steps[k] == "-debug" ||
@@ -250,14 +248,13 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
             return std::nullopt;
         k += 1 + static_cast<size_t>(oi.arity);
     }
-    (void)any_step;
     if (png && info->interlace != UndefinedInterlace && info->interlace != NoInterlace) return std::nullopt;
-    // The header as an ordinary read would give it (a native JPEG of at least kMinPixels).
+    // The header as an ordinary read would give it (a native JPEG or PNG of at least kMinPixels).
     magick::InfoPtr pinging = magick::clone_info(info);
     pinging->ping = MagickTrue;
     magick::ImagePtr shell;
     // A regular file only (it is opened again for a second pass), read as the ordinary path
-    // would allow it: the policy's rights for the JPEG coder and the path.
+    // would allow it: the policy's rights for its coder and the path.
     struct stat st {};
     if (!ctx_.native_reads || info->extract || ::stat(in.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
         return std::nullopt;
@@ -303,8 +300,8 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
             return std::nullopt;
     }
     const int w = static_cast<int>(shell->columns), h = static_cast<int>(shell->rows);
-    auto producer = std::make_unique<BandProducer>(*this, info, in, png_in, shell_like(shell.get(), w, h),
-                                                   steps, i + 1, radius);
+    auto producer =
+        std::make_unique<BandProducer>(*this, info, in, png_in, std::move(shell), steps, i + 1, radius);
     if (!producer->start()) return std::nullopt;
     int first = 0;
     // A few rows tell the result's layout and attributes; then production starts over.
