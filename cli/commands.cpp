@@ -54,6 +54,7 @@ const std::vector<Command>& commands() {
         {"composite", "overlap one image over another", &run_composite},
         {"montage", "create a composite image by combining several images", &run_montage},
         {"netcache", "inspect the network cache: stats, list, purge", &run_netcache},
+        {"plan", "print the plan of a convert command without running it", &run_plan},
     };
     return list;
 }
@@ -62,6 +63,21 @@ const Command* find_command(const std::string& name) {
     for (const auto& c : commands())
         if (name == c.name) return &c;
     return nullptr;
+}
+
+/// `mtool plan ARGS`: the plan of `mtool ARGS` (src/exec/plan.h), on stdout; nothing is decoded
+/// or written. Exit 1 when the run would fail (its errors follow the plan).
+int run_plan(Context& ctx, std::vector<std::string>& args) {
+    if (args.empty()) {
+        std::printf("Usage: %s plan [convert arguments]\n", ctx.client.c_str());
+        return 1;
+    }
+    exec::Executor engine(ctx);
+    std::vector<std::string> failures;
+    const std::vector<exec::PlanEntry> plan = engine.plan(args, failures);
+    for (const exec::PlanEntry& e : plan) std::printf("%s\n", exec::describe(e).c_str());
+    for (const std::string& f : failures) std::printf("fails: %s\n", f.c_str());
+    return failures.empty() ? 0 : 1;
 }
 
 int run_convert(Context& ctx, std::vector<std::string>& args) {

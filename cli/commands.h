@@ -17,6 +17,7 @@ const std::vector<Command>& commands();
 const Command* find_command(const std::string& name);
 
 int run_convert(Context& ctx, std::vector<std::string>& args);
+int run_plan(Context& ctx, std::vector<std::string>& args);
 int run_identify(Context& ctx, std::vector<std::string>& args);
 int run_mogrify(Context& ctx, std::vector<std::string>& args);
 int run_compare(Context& ctx, std::vector<std::string>& args);

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
                 ctx.debug_cache = cache::TierManager::global().debug = true;
             if (!strcasecmp(ev.c_str(), "netcache") || !strcasecmp(ev.c_str(), "all"))
                 ctx.debug_netcache = true;
+            if (!strcasecmp(ev.c_str(), "plan")) ctx.debug_plan = true;
         }
     }
     int status;

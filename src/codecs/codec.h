@@ -24,7 +24,14 @@ struct ReadRequest {
     /// Geometry of a `-crop` that follows the read directly: a codec may decode only a region
     /// around it, placed on the full image's page so that the crop gives the same result.
     std::string crop_hint = {};
+    /// A header read for a plan (src/exec/plan.cpp): nothing is decoded, but the shell has the
+    /// size the read would give (a reduced decode included, with its artifacts) and
+    /// kPlanDecodeArtifact says how the file would be decoded.
+    bool plan = false;
 };
+
+/// On a planned read's shell: how the codec would decode it ("1/4 scale", "rows 484-1516").
+inline constexpr const char* kPlanDecodeArtifact = "mtool:plan-decode";
 
 /// What the step right after a read lets a codec skip (see Executor::convert).
 struct LoadHint {
@@ -68,6 +75,10 @@ struct CodecSpec {
     Image (*read)(const ReadRequest& req);  ///< decode (or only the header when pinging)
     void (*write)(Image& image, const WriteRequest& req);
     const char* summary;
+    /// Optional: why the writer would leave this image to ImageMagick's, from its header and
+    /// the settings alone (nullptr: it writes it; `req.file` may be null). The writer asks the
+    /// same first; declines that depend on the pixels (a PNG's colour type) come later.
+    const char* (*write_declines)(const Image& image, const WriteRequest& req) = nullptr;
 };
 
 /// The explicit list of native codecs.

@@ -280,7 +280,7 @@ Image read_jp2(const ReadRequest& req) {
     size_t n = std::fread(head, 1, sizeof head, file.get());
     const bool j2k = is_j2k(head, n);
     magick::ImagePtr shell = ping_shell(req, j2k ? "J2K" : "JP2");
-    if (req.info->ping) return Image(std::move(shell));
+    if (req.info->ping && !req.plan) return Image(std::move(shell));
 
     Log log;
     CodecPtr codec(opj_create_decompress(j2k ? OPJ_CODEC_J2K : OPJ_CODEC_JP2));
@@ -326,6 +326,18 @@ Image read_jp2(const ReadRequest& req) {
             params.cp_reduce = static_cast<OPJ_UINT32>(r);
             mark_shrunk(shell.get(), t);
         }
+    }
+    if (req.plan) {
+        std::string how = "whole";
+        if (params.cp_reduce > 0) {
+            const int d = 1 << params.cp_reduce;
+            shell = shell_like(shell.get(), static_cast<int>((img->x1 - img->x0 + d - 1) / d),
+                               static_cast<int>((img->y1 - img->y0 + d - 1) / d));
+            how = "at 1/" + std::to_string(d) + " resolution (" + std::to_string(params.cp_reduce) +
+                  " levels dropped)";
+        }
+        SetImageArtifact(shell.get(), kPlanDecodeArtifact, how.c_str());
+        return Image(std::move(shell));
     }
     const bool tiled = cinfo && cinfo->tw * cinfo->th > 1 && params.cp_reduce == 0 && img->x0 == 0 &&
                        img->y0 == 0 && !boxes.channel_boxes && cinfo->tx0 == 0 && cinfo->ty0 == 0;

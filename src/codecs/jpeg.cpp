@@ -249,7 +249,7 @@ bool decode(std::FILE* f, const ReadRequest& req, const ::Image* shell, unsigned
 
 Image read_jpeg(const ReadRequest& req) {
     magick::ImagePtr shell = ping_shell(req, "JPEG");
-    if (req.info->ping) return Image(std::move(shell));
+    if (req.info->ping && !req.plan) return Image(std::move(shell));
     // Shrink-on-load: DCT-domain scaling by 1/8, 1/4 or 1/2 (libjpeg-turbo's fast paths), the
     // largest that keeps the decode at least twice the size of the geometry step that follows.
     unsigned shrink = 1;
@@ -267,6 +267,36 @@ Image read_jpeg(const ReadRequest& req) {
     Region region = shrink > 1 || GetImageOption(req.info, "jpeg:size")
                         ? Region{}
                         : crop_region(req, shell->columns, shell->rows);
+    if (req.plan) {
+        if (shell->colorspace == CMYKColorspace) throw Decline{"colorspace"};  // as decode() finds
+        std::string how = "whole";
+        if (shrink > 1) how = "at 1/" + std::to_string(shrink) + " scale (DCT)";
+        if (region.any()) {
+            // decode() widens the columns to whole iMCUs (jpeg_crop_scanline): 8 pixels times
+            // the largest horizontal sampling factor.
+            unsigned h_max = 1;
+            if (const char* f = GetImageProperty(shell.get(), "jpeg:sampling-factor"))
+                for (const char* p = f; *p;) {
+                    h_max = std::max<unsigned>(h_max, static_cast<unsigned>(std::strtoul(p, nullptr, 10)));
+                    p = std::strchr(p, ',');
+                    if (!p) break;
+                    ++p;
+                }
+            if (shell->colorspace == GRAYColorspace) h_max = 1;
+            region.x0 -= region.x0 % (8 * h_max);
+            const size_t full_w = shell->columns, full_h = shell->rows;
+            shell = shell_like(shell.get(), static_cast<int>(region.x1 - region.x0),
+                               static_cast<int>(region.y1 - region.y0));
+            shell->page = RectangleInfo{full_w, full_h, static_cast<ssize_t>(region.x0),
+                                        static_cast<ssize_t>(region.y0)};
+        }
+        if (region.any())
+            how = "region " + std::to_string(region.x1 - region.x0) + "x" +
+                  std::to_string(region.y1 - region.y0) + "+" + std::to_string(region.x0) + "+" +
+                  std::to_string(region.y0) + " (rows skipped, iMCU columns)";
+        SetImageArtifact(shell.get(), kPlanDecodeArtifact, how.c_str());
+        return Image(std::move(shell));
+    }
     auto file = open_input(req);
     std::shared_ptr<Pixels> px;
     std::vector<Message> warnings;
@@ -439,11 +469,16 @@ bool gray_pixels(const Image& image, const WriteRequest& req) {
     return true;
 }
 
+const char* jpeg_write_declines(const Image& image, const WriteRequest&) {
+    const Layout l = image.layout();
+    return !native_colorspace(image.shell()) || (l.alpha && l.gray()) ? "layout" : nullptr;
+}
+
 void write_jpeg(Image& image, const WriteRequest& req) {
+    if (const char* why = jpeg_write_declines(image, req)) throw Decline{why};
     const Pixels& px = image.pixels();
     const ::Image* s = image.shell();
     Layout l = image.layout();
-    if (!native_colorspace(s) || (l.alpha && l.gray())) throw Decline{"layout"};
     EncodeParams p = encode_params(s, req);
     // 16-bit pixels are reduced row by row; alpha is dropped as ImageMagick does for JPEG.
     const int in_ch = px.channels();
@@ -561,6 +596,7 @@ extern const CodecSpec jpeg_codec{"JPEG",
                                   &sniff_jpeg,
                                   &read_jpeg,
                                   &write_jpeg,
-                                  "Joint Photographic Experts Group JFIF format (libjpeg-turbo)"};
+                                  "Joint Photographic Experts Group JFIF format (libjpeg-turbo)",
+                                  &jpeg_write_declines};
 
 }  // namespace mtool::codecs

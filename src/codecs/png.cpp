@@ -172,7 +172,7 @@ namespace {
 
 Image read_png(const ReadRequest& req) {
     magick::ImagePtr shell = ping_shell(req, "PNG");
-    if (req.info->ping) return Image(std::move(shell));
+    if (req.info->ping || req.plan) return Image(std::move(shell));
     auto file = open_input(req);
     std::shared_ptr<Pixels> px;
     std::vector<std::string> warnings;
@@ -457,13 +457,27 @@ void pack_row(const Pixels& px, const Layout& l, const Plan& plan, int y, std::v
     }
 }
 
+const char* png_write_declines(const Image& image, const WriteRequest& req) {
+    const ::Image* s = image.shell();
+    if (declined_defines(req.info) || req.info->type != UndefinedType || s->depth < 8 ||
+        (req.info->depth != 0 && req.info->depth != 8 && req.info->depth != 16))
+        return "settings";
+    if (!native_colorspace(s)) return "colorspace";
+    const bool alpha = image.layout().alpha;
+    const char* m = req.magick.c_str();
+    if (!strcasecmp(m, "PNG24") && alpha) return "PNG24 with alpha";
+    if (!strcasecmp(m, "PNG48") && alpha) return "PNG48 with alpha";
+    if (strcasecmp(m, "PNG") && strcasecmp(m, "PNG24") && strcasecmp(m, "PNG32") && strcasecmp(m, "PNG48") &&
+        strcasecmp(m, "PNG64"))
+        return "format";
+    return nullptr;
+}
+
 void write_png(Image& image, const WriteRequest& req) {
+    if (const char* why = png_write_declines(image, req)) throw Decline{why};
     const Pixels& px = image.pixels();
     const ::Image* s = image.shell();
     const Layout l = image.layout();
-    if (declined_defines(req.info) || req.info->type != UndefinedType || s->depth < 8 ||
-        (req.info->depth != 0 && req.info->depth != 8 && req.info->depth != 16))
-        throw Decline{"settings"};
     Plan plan = plan_for(req.magick, px, l, s);
     if (req.info->depth == 8 && plan.bit_depth == 16) plan.bit_depth = 8;
     // ImageMagick's writer records the background colour (bKGD) and counts it among the image's
@@ -640,8 +654,13 @@ void write_png(Image& image, const WriteRequest& req) {
 
 }  // namespace
 
-extern const CodecSpec png_codec{
-    "PNG",      {"PNG", "PNG24", "PNG32", "PNG48", "PNG64"}, 100, &sniff_png, &read_png,
-    &write_png, "Portable Network Graphics (libpng)"};
+extern const CodecSpec png_codec{"PNG",
+                                 {"PNG", "PNG24", "PNG32", "PNG48", "PNG64"},
+                                 100,
+                                 &sniff_png,
+                                 &read_png,
+                                 &write_png,
+                                 "Portable Network Graphics (libpng)",
+                                 &png_write_declines};
 
 }  // namespace mtool::codecs

@@ -15,6 +15,7 @@ struct Context {
     bool regard_warnings = false;  ///< -regard-warnings: warnings make the exit status 1
     bool debug_cache = false;      ///< -debug cache
     bool debug_netcache = false;   ///< -debug netcache
+    bool debug_plan = false;       ///< -debug plan: print the plan, then check the run against it
     bool netcache_reads = true;    ///< false for identify without -verbose: it reports headers, so
                                    ///< it must not copy whole files into the network cache
     int threads = 2;               ///< worker threads for native operators

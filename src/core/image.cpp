@@ -334,6 +334,18 @@ static void restore_palette(::Image* s) {
     for (int y0 = 0; y0 < px.height(); y0 += px.rows_per_strip()) {
         const int n = std::min(px.rows_per_strip(), px.height() - y0);
         Pixels::Hold hold(px, y0, y0 + n, false);
+        if (!l.alpha) {
+            // ImportImagePixels sets only its map's channels: a new cache's opacity would be
+            // whatever memory held, and some of ImageMagick's operators read it without alpha
+            // too (-enhance weighs neighbours by it: its result changed with the heap's history,
+            // found by valgrind). Opaque, as ImageMagick's own decoders leave it.
+            if (PixelPacket* q = QueueAuthenticPixels(s, 0, y0, static_cast<size_t>(px.width()),
+                                                      static_cast<size_t>(n), ex)) {
+                const size_t count = static_cast<size_t>(px.width()) * static_cast<size_t>(n);
+                for (size_t k = 0; k < count; ++k) q[k].opacity = OpaqueOpacity;
+                SyncAuthenticPixels(s, ex);
+            }
+        }
         if (ImportImagePixels(s, 0, y0, px.width(), n, export_map(l, true),
                               px.bytes_per_sample() == 1 ? CharPixel : ShortPixel,
                               hold.row(y0)) == MagickFalse) {
@@ -367,6 +379,19 @@ Image Image::derive(std::shared_ptr<Pixels> pixels) const {
 }
 
 Image Image::derive_scaled(std::shared_ptr<Pixels> pixels) const {
+    const int w = pixels->width(), h = pixels->height();
+    Image out = derive(std::move(pixels));
+    scale_page(out.shell_.get(), w, h);
+    return out;
+}
+
+Image Image::header_scaled(int w, int h) const {
+    Image out(shell_like(shell_.get(), w, h));
+    scale_page(out.shell_.get(), w, h);
+    return out;
+}
+
+void Image::scale_page(::Image* out, int w, int h) const {
     // An image decoded at a reduced size still carries the full image's page: scale it from the
     // full size, as ImageMagick scales it on the full decode (see codecs::mark_shrunk).
     double from_w = width(), from_h = height();
@@ -374,17 +399,15 @@ Image Image::derive_scaled(std::shared_ptr<Pixels> pixels) const {
         unsigned long fw = 0, fh = 0;
         if (std::sscanf(full, "%lux%lu", &fw, &fh) == 2 && fw && fh) from_w = fw, from_h = fh;
     }
-    const double sx = static_cast<double>(pixels->width()) / from_w;
-    const double sy = static_cast<double>(pixels->height()) / from_h;
-    Image out = derive(std::move(pixels));
-    DeleteImageArtifact(out.shell_.get(), kShrunkFromArtifact);
-    RectangleInfo& pg = out.shell_->page;
+    const double sx = static_cast<double>(w) / from_w;
+    const double sy = static_cast<double>(h) / from_h;
+    DeleteImageArtifact(out, kShrunkFromArtifact);
+    RectangleInfo& pg = out->page;
     const RectangleInfo& src = shell_->page;
     pg.width = static_cast<size_t>(std::floor(sx * src.width + 0.5));
     pg.height = static_cast<size_t>(std::floor(sy * src.height + 0.5));
     pg.x = static_cast<ssize_t>(std::ceil(sx * src.x - 0.5));
     pg.y = static_cast<ssize_t>(std::ceil(sy * src.y - 0.5));
-    return out;
 }
 
 }  // namespace mtool

@@ -169,8 +169,12 @@ public:
     /// As derive, scaling the page geometry by the size change (ImageMagick's CloneImage at a
     /// new size, as resize, sample and scale do).
     Image derive_scaled(std::shared_ptr<Pixels> pixels) const;
+    /// As derive_scaled, without pixels: the header a scaling step to w x h gives (for a plan).
+    Image header_scaled(int w, int h) const;
 
 private:
+    /// Gives `out` (w x h) this image's page scaled as ImageMagick's CloneImage at a new size.
+    void scale_page(::Image* out, int w, int h) const;
     magick::ImagePtr shell_;
     std::shared_ptr<Pixels> pixels_;
     bool computed_ = false;

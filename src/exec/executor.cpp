@@ -335,6 +335,7 @@ bool Executor::run_bridged_simple(::ImageInfo* local, const std::vector<std::str
 /// pattern image, so an unknown name gets ImageMagick's "unable to open image" errors even when
 /// no operator uses it.
 bool Executor::fill_pattern(const ::ImageInfo* info, const std::string& value) {
+    if (planning_) return true;  // a plan reads no pattern
     PixelPacket colour;
     magick::Exception sans;
     if (QueryColorDatabase(value.c_str(), &colour, sans) != MagickFalse) return true;
@@ -364,8 +365,31 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
     bool ok = true;
     magick::InfoPtr local = magick::clone_info(info);
     // -region changes how every later operator of the segment writes back: leave it all to IM.
-    if (std::find(seg.begin(), seg.end(), "-region") != seg.end())
-        return run_bridged_simple(local.get(), seg, images, index);
+    if (auto r = std::find(seg.begin(), seg.end(), "-region"); r != seg.end()) {
+        PlanEntry e{PlanEntry::Kind::step,
+                    seg_base_ + static_cast<size_t>(r - seg.begin()),
+                    "-region",
+                    r + 1 < seg.end() ? *(r + 1) : "",
+                    "ImageMagick",
+                    "the segment's operators",
+                    "whole-image, whole image in ImageMagick",
+                    "",
+                    "[" + std::to_string(index) + "] " + plan_geometry(images[index].shell()),
+                    ""};
+        if (planning_) {
+            e.output = plan_geometry(images[index].shell());
+            record(std::move(e));
+            return true;
+        }
+        const size_t first = index;
+        ok = run_bridged_simple(local.get(), seg, images, index);
+        e.output = index == static_cast<size_t>(-1) || index < first
+                       ? "no image"
+                       : plan_geometry(ImageList(images.begin() + static_cast<long>(first),
+                                                 images.begin() + static_cast<long>(index + 1)));
+        record(std::move(e));
+        return ok;
+    }
     std::vector<std::string> settings;  // setting tokens seen so far, replayed for bridged ops
     // -fill/-stroke values ImageMagick's MogrifyImage would look at for this image: a bridged
     // operator replays them (and ImageMagick reports what it reports); otherwise they are
@@ -422,11 +446,54 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
         round_new_8bit = !ctx_.precise && reduction_ == Reduction::round;
         ops::OpCall call{option, std::vector<std::string>(tokens.begin() + 1, tokens.end()), local.get(),
                          ctx_};
-        bool native = spec && spec->run && (!spec->accepts || spec->accepts(call));
-        if (native && spec->uses_channel && local->channel != DefaultChannels)
-            native = false;  // a channel selection: ImageMagick's XxxImageChannel does it
-        if (native && in_hidden_alpha(i - count)) native = false;
+        // Native or bridge, decided before any pixel is touched (the plan asks the same).
+        std::string why;
+        if (!spec || !spec->run)
+            why = "no native operator";
+        else if (spec->accepts && !spec->accepts(call))
+            why = "its arguments or settings";
+        else if (spec->uses_channel && local->channel != DefaultChannels)
+            why = "-channel";  // a channel selection: ImageMagick's XxxImageChannel does it
+        else if (in_hidden_alpha(i - count))
+            why = "hidden alpha";
+        else if (spec->declines) {
+            SyncImageSettings(local.get(), images[index].shell());
+            if (const char* d = spec->declines(images[index], call)) why = d;
+        }
+        bool native = why.empty();
+        PlanEntry entry{PlanEntry::Kind::step,
+                        seg_base_ + (i - count),
+                        option,
+                        join_args(call.args),
+                        native ? "native" : "ImageMagick",
+                        why,
+                        "",
+                        "",
+                        "[" + std::to_string(index) + "] " + plan_geometry(images[index].shell()),
+                        ""};
         ImageList produced;
+        if (planning_) {
+            // The plan: what this step would give, from the image's header.
+            if (native)
+                if (const char* p = pixels_decide(images[index].shell())) {
+                    entry.engine = kEitherEngine;
+                    entry.reason = p;
+                }
+            produced =
+                predict_simple(option, call.args, images[index], local.get(), ctx_, native, entry.demand);
+            entry.output = plan_geometry(produced);
+            record(std::move(entry));
+            images.erase(images.begin() + static_cast<long>(index));
+            const size_t n = produced.size();
+            images.insert(images.begin() + static_cast<long>(index),
+                          std::make_move_iterator(produced.begin()), std::make_move_iterator(produced.end()));
+            if (n == 0) {
+                --index;
+                break;
+            }
+            index += n - 1;
+            continue;
+        }
         if (native) {
             try {
                 Image& img = images[index];
@@ -460,25 +527,41 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                     SetImageProgress(produced.front().shell(), tag.c_str(),
                                      static_cast<MagickOffsetType>(rows - 1), rows);
                 cache::thread_release_all();
-            } catch (const ops::Decline&) {
+            } catch (const ops::Decline& d) {
                 cache::thread_release_all();
                 round_new_8bit = false;
                 native = false;
+                entry.engine = "ImageMagick";
+                entry.reason = "declined when run: " + d.why;
             } catch (const Error& e) {
                 cache::thread_release_all();
                 round_new_8bit = false;
                 ctx_.diag.add(e);
                 if (e.severity() >= Severity::resource_limit_error) ok = false;
+                entry.output = "error";
+                record(std::move(entry));
                 continue;
             }
         }
         if (!native) {
             std::vector<std::string> argv = settings;
             argv.insert(argv.end(), tokens.begin(), tokens.end());
+            const size_t first = index;
             ok &= run_bridged_simple(local.get(), argv, images, index);
             pending_fills.clear();
+            if (log_) {
+                const bool gone = index == static_cast<size_t>(-1) || index < first;
+                entry.output = gone ? "no image"
+                                    : plan_geometry(ImageList(images.begin() + static_cast<long>(first),
+                                                              images.begin() + static_cast<long>(index + 1)));
+                record(std::move(entry));
+            }
             if (index == static_cast<size_t>(-1) || index >= images.size()) break;
             continue;
+        }
+        if (log_) {
+            entry.output = plan_geometry(produced);
+            record(std::move(entry));
         }
         images.erase(images.begin() + static_cast<long>(index));
         const size_t n = produced.size();
@@ -557,6 +640,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
     bool all_native = true;
     bool any = false;
     bool writes = false;
+    size_t first_op = 0;  // the first list operator's place in the segment
     for (size_t i = 0; i < seg.size(); ++i) {
         if (!magick::is_command_option(seg[i])) continue;
         magick::OptionInfo oi = magick::option_info(seg[i]);
@@ -564,6 +648,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         if (i + count >= seg.size()) break;
         if (is_list_operator(seg[i], oi.flags)) {
             const ops::OpSpec* spec = ops::find(seg[i]);
+            if (!any) first_op = i;
             any = true;
             if ((!spec || !spec->run_list) && !is_write(seg[i])) all_native = false;
             writes |= is_write(seg[i]);
@@ -574,7 +659,38 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         persist_settings(info, seg, ctx_.diag);
         return true;
     }
-    if (!all_native && !writes) return bridge_list(info, seg, images);
+    auto list_entry = [&](size_t at, const std::string& engine, const std::string& why) {
+        const size_t n = segment_arity(seg[at], magick::option_info(seg[at]));
+        return PlanEntry{PlanEntry::Kind::step,
+                         seg_base_ + at,
+                         seg[at],
+                         join_args(std::vector<std::string>(seg.begin() + static_cast<long>(at + 1),
+                                                            seg.begin() + static_cast<long>(at + 1 + n))),
+                         engine,
+                         why,
+                         "",
+                         "",
+                         plan_geometry(images),
+                         ""};
+    };
+    if (!all_native && !writes) {
+        PlanEntry e = list_entry(first_op, "ImageMagick", "no native operator");
+        if (planning_) {
+            const size_t n = segment_arity(seg[first_op], magick::option_info(seg[first_op]));
+            predict_list(seg[first_op],
+                         std::vector<std::string>(seg.begin() + static_cast<long>(first_op + 1),
+                                                  seg.begin() + static_cast<long>(first_op + 1 + n)),
+                         images, info, ctx_, false, e.demand);
+            e.output = plan_geometry(images);
+            record(std::move(e));
+            persist_settings(info, seg, ctx_.diag);
+            return true;
+        }
+        const bool r = bridge_list(info, seg, images);
+        e.output = plan_geometry(images);
+        record(std::move(e));
+        return r;
+    }
     // One list operator at a time, settings replayed locally as ImageMagick does: native ones
     // here, -write/+write through the executor's safe write, others (and a native run that
     // declines before touching the list) through ImageMagick.
@@ -599,6 +715,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
             // dropped, then the list itself (or, for +write, a copy) written.
             for (auto& img : images) SyncImageSettings(local.get(), img.shell());
             DeleteImageRegistry(("cache:" + tokens[1]).c_str());
+            write_arg_ = seg_base_ + (i - count);
             if (tokens[0][0] == '+') {
                 ImageList copy = images;
                 ok &= write(local.get(), copy, tokens[1]);
@@ -614,12 +731,34 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
                          ctx_};
         bool native = spec && spec->run_list && (!spec->accepts || spec->accepts(call)) &&
                       !(spec->uses_channel && local->channel != DefaultChannels);
+        std::string why = native                     ? ""
+                          : !spec || !spec->run_list ? "no native operator"
+                                                     : "its arguments or settings";
+        if (native && spec->declines_list) {
+            for (auto& img : images) SyncImageSettings(local.get(), img.shell());
+            if (const char* d = spec->declines_list(images, call)) {
+                native = false;
+                why = d;
+            }
+        }
+        PlanEntry entry = list_entry(i - count, native ? "native" : "ImageMagick", why);
+        if (planning_) {
+            for (auto& img : images) SyncImageSettings(local.get(), img.shell());
+            predict_list(tokens[0], call.args, images, local.get(), ctx_, native, entry.demand);
+            entry.output = plan_geometry(images);
+            record(std::move(entry));
+            round_new_8bit = false;
+            if (images.empty()) break;
+            continue;
+        }
         if (native) {
             for (auto& img : images) SyncImageSettings(local.get(), img.shell());
             try {
                 spec->run_list(images, call);
-            } catch (const ops::Decline&) {
+            } catch (const ops::Decline& d) {
                 native = false;
+                entry.engine = "ImageMagick";
+                entry.reason = "declined when run: " + d.why;
             } catch (const Error& e) {
                 ctx_.diag.add(e);
                 if (e.severity() >= Severity::resource_limit_error) ok = false;
@@ -631,6 +770,8 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
             argv.insert(argv.end(), tokens.begin(), tokens.end());
             ok &= bridge_list(info, argv, images);
         }
+        entry.output = plan_geometry(images);
+        record(std::move(entry));
         if (images.empty()) break;
     }
     persist_settings(info, seg, ctx_.diag);
@@ -738,7 +879,58 @@ bool Executor::is_final_operator(size_t seg_index) const {
            seg_base_ + seg_index == last_op_;
 }
 
+void Executor::record(PlanEntry e) {
+    if (!log_ || (in_band && !log_band_)) return;
+    log_->push_back(std::move(e));
+}
+
+std::vector<PlanEntry> Executor::plan(const std::vector<std::string>& raw,
+                                      std::vector<std::string>& failures) {
+    // The command's own control flow over header-only images: reads ping, steps predict, writes
+    // only say what they would do. Nothing it says or reports reaches the user.
+    const Context saved = ctx_;
+    std::vector<PlanEntry> entries;
+    log_ = &entries;
+    planning_ = true;
+    streaming_ = true;
+    try {
+        convert_once(raw);
+    } catch (const StreamAbort&) {
+    } catch (const Decline&) {
+    }
+    for (const Diagnostic& d : ctx_.diag.all())
+        if (d.severity >= Severity::resource_limit_error) failures.push_back(d.text);
+    planning_ = streaming_ = false;
+    log_ = nullptr;
+    plan_registry_.clear();
+    cache::thread_release_all();
+    ctx_ = saved;
+    return entries;
+}
+
 int Executor::convert(const std::vector<std::string>& raw) {
+    std::vector<PlanEntry> planned, ran;
+    if (ctx_.debug_plan) {
+        std::vector<std::string> failures;
+        planned = plan(raw, failures);
+        std::string text = "plan:";
+        for (const std::string& a : raw) text += " " + a;
+        std::fprintf(stderr, "%s\n", text.c_str());
+        for (const PlanEntry& e : planned) std::fprintf(stderr, "plan:   %s\n", describe(e).c_str());
+        for (const std::string& f : failures) std::fprintf(stderr, "plan:   fails: %s\n", f.c_str());
+        log_ = &ran;
+    }
+    const int rc = convert_streaming(raw);
+    if (ctx_.debug_plan) {
+        log_ = nullptr;
+        const std::vector<std::string> diff = plan_differences(planned, ran);
+        if (diff.empty()) std::fprintf(stderr, "plan: the run followed the plan (%zu entries)\n", ran.size());
+        for (const std::string& d : diff) std::fprintf(stderr, "plan: differs: %s\n", d.c_str());
+    }
+    return rc;
+}
+
+int Executor::convert_streaming(const std::vector<std::string>& raw) {
     // A streamed run that meets anything unusual leaves nothing behind (its output was staged)
     // and the command runs again the ordinary way, with the context as it was.
     const Context saved = ctx_;
@@ -751,6 +943,10 @@ int Executor::convert(const std::vector<std::string>& raw) {
         streaming_ = false;
         cache::thread_release_all();
         ctx_ = saved;
+        if (log_) {
+            log_->clear();
+            stream_abandoned_ = true;
+        }
     }
     return convert_once(raw);
 }
@@ -854,6 +1050,7 @@ int Executor::convert_once(const std::vector<std::string>& raw) {
                         !GetImageOption(s.info.get(), "page") && !s.info->page && !s.info->extract)
                         hint.crop = args[i + 2];
                 }
+                read_arg_ = i;
                 ok &= read(s.info.get(), filename, got, hint);
                 if (got.size() == 1)
                     if (const char* to = GetImageArtifact(got[0].shell(), codecs::kShrunkArtifact)) {
@@ -913,6 +1110,7 @@ int Executor::convert_once(const std::vector<std::string>& raw) {
             if (name == "list" && option[0] == '-' && i + 1 < argc && ctx_.print_list) {
                 // convert.c lists, then returns: nothing more is read or written.
                 if (!is_mtool_list(args[i + 1])) parser().check(args, i, argc);
+                if (planning_) return 0;
                 ctx_.print_list(args[i + 1]);
                 return ctx_.exit_status(ok);
             }
@@ -936,6 +1134,7 @@ int Executor::convert_once(const std::vector<std::string>& raw) {
         if (magick::is_command_option(args.back()))
             throw option_error("missing an image filename", args.back(),
                                where_fixed("MissingAnImageFilename", 1));
+        write_arg_ = argc - 1;
         ok &= write(s.info.get(), s.images, args.back());
     } catch (const Error& e) {
         ctx_.diag.add(e);

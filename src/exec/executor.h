@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -12,6 +13,7 @@
 #include "src/codecs/codec.h"
 #include "src/core/context.h"
 #include "src/core/image.h"
+#include "src/exec/plan.h"
 
 namespace mtool::exec {
 
@@ -49,9 +51,33 @@ public:
 
     Context& context() { return ctx_; }
 
+    /// The plan of convert-style arguments (src/exec/plan.h): nothing is decoded or written and
+    /// nothing reported; `failures` gets the errors the run would meet.
+    std::vector<PlanEntry> plan(const std::vector<std::string>& args, std::vector<std::string>& failures);
+
 private:
     friend class BandProducer;
+    int convert_streaming(const std::vector<std::string>& args);
     int convert_once(const std::vector<std::string>& args);
+    /// Adds an entry to the plan being made, or to the record of the run (-debug plan).
+    void record(PlanEntry e);
+    std::vector<PlanEntry>* log_ = nullptr;           ///< entries being recorded, or none
+    bool planning_ = false;                           ///< this pass makes the plan: headers only
+    bool log_band_ = false;                           ///< a band's steps are recorded (the first band)
+    bool stream_abandoned_ = false;                   ///< a streamed run was abandoned for the ordinary one
+    std::map<std::string, ImageList> plan_registry_;  ///< mpr: images written while planning
+    /// A plan's read: the file's header (pinged where that is safe), as the read would give it.
+    bool plan_read(const ::ImageInfo* info, const std::string& filename, ImageList& out);
+    bool read_any(const ::ImageInfo* info, const std::string& filename, ImageList& out,
+                  const codecs::LoadHint& hint);
+    bool write_any(const ::ImageInfo* info, ImageList& images, const std::string& filename);
+    /// The images of an ImageMagick read (or ping) that carry on; false on an error.
+    bool take_read(::Image* list, bool error, bool ping, ImageList& out);
+    size_t read_arg_ = std::string::npos;              ///< argument index of the read under way
+    size_t write_arg_ = std::string::npos;             ///< argument index of the write under way
+    bool read_native_ = false, write_native_ = false;  ///< how the last read, write went
+    bool write_engine_either_ = false;                 ///< a planned write the pixels decide
+    std::string read_why_, write_why_, write_facts_;
     /// The streamed result of the read at args[i] and every step after it up to the output, or
     /// nothing when the command is not one to stream (see src/exec/stream.cpp).
     std::optional<Image> stream_read(::ImageInfo* info, const std::vector<std::string>& args, size_t i);

@@ -101,11 +101,12 @@ bool check_passes(const Check& c, const std::string& value) {
         }
         case Kind::Enum:
             if (c.table == MagickLogEventOptions) {
-                // mtool's own event (-debug netcache) joins ImageMagick's in the list.
+                // mtool's own events (-debug netcache, -debug plan) join ImageMagick's in the list.
                 std::string rest, events = value + ",";
                 for (size_t a = 0, b; (b = events.find(',', a)) != std::string::npos; a = b + 1) {
                     std::string ev = events.substr(a, b - a);
-                    if (strcasecmp(ev.c_str(), "netcache") != 0) rest += (rest.empty() ? "" : ",") + ev;
+                    if (strcasecmp(ev.c_str(), "netcache") != 0 && strcasecmp(ev.c_str(), "plan") != 0)
+                        rest += (rest.empty() ? "" : ",") + ev;
                 }
                 if (rest.empty() && !value.empty()) return true;
                 return ParseCommandOption(c.table, MagickFalse, rest.c_str()) >= 0;

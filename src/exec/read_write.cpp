@@ -53,13 +53,58 @@ cache::NetCache* Executor::netcache(const ::ImageInfo* info) {
     return netcache_->enabled() ? netcache_.get() : nullptr;
 }
 
+namespace {
+
+/// A read's header facts for the plan: "JPEG 6000x4000 sRGB 8-bit, 3 channels".
+std::string header_facts(const ImageList& images) {
+    if (images.empty() || !images.front().shell()) return "no image";
+    const ::Image* s = images.front().shell();
+    if (!plan_known(s)) return "header known only when read";
+    const Layout l = layout_of(s);
+    std::string f = std::string(s->magick) + " " + std::to_string(s->columns) + "x" +
+                    std::to_string(s->rows) + " " +
+                    CommandOptionToMnemonic(MagickColorspaceOptions, s->colorspace) + " " +
+                    std::to_string(s->depth) + "-bit, " + std::to_string(l.channels()) + " channels";
+    if (images.size() > 1) f += ", " + std::to_string(images.size()) + " frames";
+    if (const char* how = GetImageArtifact(s, codecs::kPlanDecodeArtifact))
+        f += ", decoded " + std::string(how);
+    return f;
+}
+
+}  // namespace
+
 bool Executor::read(const ::ImageInfo* info, const std::string& filename, ImageList& out,
                     const codecs::LoadHint& hint) {
+    const size_t before = out.size();
+    read_native_ = false;
+    read_why_.clear();
+    const bool ok = read_any(info, filename, out, hint);
+    if (log_) {
+        ImageList got(out.begin() + static_cast<long>(before), out.end());
+        PlanEntry e{PlanEntry::Kind::read,
+                    read_arg_,
+                    filename,
+                    "",
+                    read_native_ ? "native" : "ImageMagick",
+                    read_why_,
+                    "",
+                    header_facts(got),
+                    "",
+                    ok ? plan_geometry(got) : "error"};
+        record(std::move(e));
+        for (auto& img : out)
+            if (img.shell()) DeleteImageArtifact(img.shell(), codecs::kPlanDecodeArtifact);
+    }
+    return ok;
+}
+
+bool Executor::read_any(const ::ImageInfo* info, const std::string& filename, ImageList& out,
+                        const codecs::LoadHint& hint) {
     Target t = split_target(filename);
     // Inputs on slow file systems are read from the network cache's local copy; a ping reads
     // only headers and never copies. Anything wrong with the copy: read the original.
-    if (!info->ping && ctx_.netcache_reads && plain_path(t.path) && !has_read_modifier(filename) &&
-        magick::policy_allows(PathPolicyDomain, ReadPolicyRights, t.path)) {
+    if (!planning_ && !info->ping && ctx_.netcache_reads && plain_path(t.path) &&
+        !has_read_modifier(filename) && magick::policy_allows(PathPolicyDomain, ReadPolicyRights, t.path)) {
         if (cache::NetCache* nc = netcache(info)) {
             if (auto lease = nc->open(t.path)) {
                 ImageList got;
@@ -133,19 +178,30 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                     codecs::ReadRequest req{t.path, nullptr,     pinging ? pinging.get() : info,
                                             ctx_,   hint.shrink, pinging != nullptr};
                     req.crop_hint = hint.crop;
+                    req.plan = planning_;
                     out.push_back(codec->read(req));
+                    read_native_ = true;
                     // As ReadImage under -verbose: the one-line summary of what was read.
-                    if (info->verbose) IdentifyImage(out.back().shell(), stderr, MagickFalse);
+                    if (info->verbose && !planning_) IdentifyImage(out.back().shell(), stderr, MagickFalse);
                     return true;
                 } catch (const Error& e) {
                     ctx_.diag.add(e);
                     return false;
-                } catch (const codecs::Decline&) {
+                } catch (const codecs::Decline& d) {
                     // fall through to ImageMagick
+                    read_why_ = "the native decoder declines: " + d.why;
                 }
+            } else {
+                read_why_ = codec ? "the prefix names another format" : "no native decoder for it";
             }
         }
+    } else if (read_why_.empty()) {
+        read_why_ = !ctx_.native_reads                                        ? "ImageMagick's reader wanted"
+                    : has_read_modifier(filename) || info->extract != nullptr ? "a read modifier"
+                    : !plain_path(t.path)                                     ? "not a plain file"
+                                                                              : "not a regular file";
     }
+    if (planning_) return plan_read(info, filename, out);
     magick::InfoPtr read_info = magick::clone_info(info);
     std::string imfile = filename;
     if (!open_path.empty()) imfile = (t.raw_prefix.empty() ? "" : t.raw_prefix + ":") + open_path;
@@ -153,7 +209,69 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
     SetImageOption(read_info.get(), "filename", filename.c_str());
     magick::Exception ex;
     ::Image* list = info->ping ? PingImages(read_info.get(), ex) : ReadImages(read_info.get(), ex);
-    bool error = ex.drain(ctx_.diag);
+    const bool error = ex.drain(ctx_.diag);
+    return take_read(list, error, info->ping != MagickFalse, out);
+}
+
+bool Executor::plan_read(const ::ImageInfo* info, const std::string& filename, ImageList& out) {
+    // ImageMagick's reader, for a plan: a header read of what has no side effect to read, the
+    // images an earlier step wrote to mpr:, and for anything else an image known only by reading.
+    const Target t = split_target(filename);
+    std::string magick = t.raw_prefix;
+    for (char& ch : magick) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    struct stat st {};
+    const bool regular = !t.path.empty() && ::stat(t.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    if (magick == "MPR") {
+        auto it = plan_registry_.find(t.path);
+        if (it == plan_registry_.end()) return false;
+        for (const Image& img : it->second) out.push_back(img);
+        return true;
+    }
+    magick::InfoPtr read_info = magick::clone_info(info);
+    CopyMagickString(read_info->filename, filename.c_str(), MaxTextExtent);
+    if (magick.empty() && regular) {
+        magick::Exception sans;
+        SetImageInfo(read_info.get(), 0, sans);
+        magick = read_info->magick;
+    }
+    // Generated images read no file; the rest must be regular files.
+    static const char* const generated[] = {
+        "XC",       "CANVAS",          "ROSE",    "LOGO", "GRANITE", "NETSCAPE", "WIZARD",
+        "GRADIENT", "RADIAL-GRADIENT", "PATTERN", "HALD", "NULL",    "LABEL",    "CAPTION",
+        "PLASMA",   "CHECKERBOARD"};
+    bool gen = false;
+    for (const char* g : generated) gen |= magick == g;
+    // A plain name that does not exist: ImageMagick's reader fails on it without opening anything.
+    const bool missing = magick.empty() && !t.path.empty() && t.path != "-" &&
+                         ::stat(t.path.c_str(), &st) != 0 && errno == ENOENT &&
+                         filename.find_first_of("%[*?") == std::string::npos;
+    if (!missing && (!plan_may_ping(magick) || (!gen && !regular))) {
+        magick::Exception sans;
+        Image unknown(magick::ImagePtr(AcquireImage(info)));
+        CopyMagickString(unknown.shell()->filename, filename.c_str(), MaxTextExtent);
+        CopyMagickString(unknown.shell()->magick, magick.empty() ? "?" : magick.c_str(), MaxTextExtent);
+        unknown.shell()->columns = unknown.shell()->rows = 1;
+        mark_unknown(unknown, false);
+        read_why_ += read_why_.empty() ? "" : "; ";
+        read_why_ += "not opened by the plan: known only when read";
+        out.push_back(std::move(unknown));
+        return true;
+    }
+    read_info = magick::clone_info(info);
+    CopyMagickString(read_info->filename, filename.c_str(), MaxTextExtent);
+    read_info->ping = MagickTrue;
+    read_info->verbose = MagickFalse;
+    magick::Exception ex;
+    ::Image* list = ReadImages(read_info.get(), ex);
+    const size_t before = out.size();
+    const bool ok = take_read(list, ex.drain(ctx_.diag), false, out);
+    // A read modifier or -extract changes the size after the header: only reading tells.
+    if (has_read_modifier(filename) || info->extract)
+        for (size_t k = before; k < out.size(); ++k) mark_unknown(out[k], false);
+    return ok;
+}
+
+bool Executor::take_read(::Image* list, bool error, bool ping, ImageList& out) {
     if (!list) return false;
     for (auto& img : from_magick_list(list)) {
         // A coder that failed in the header may still hand back an empty image (jpeg.c returns
@@ -164,7 +282,7 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                 error |= magick::drain_exception(&im->exception, ctx_.diag);
                 continue;
             }
-            if (error && !info->ping) continue;
+            if (error && !ping) continue;
         }
         out.push_back(std::move(img));
     }
@@ -173,6 +291,22 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
 
 bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::string& filename) {
     if (images.empty()) return false;
+    write_native_ = false;
+    write_why_.clear();
+    write_facts_.clear();
+    const std::string input = log_ ? plan_geometry(images) : "";
+    write_engine_either_ = false;
+    const bool ok = write_any(info, images, filename);
+    if (log_)
+        record(PlanEntry{PlanEntry::Kind::write, write_arg_, filename, "",
+                         write_engine_either_ ? kEitherEngine
+                         : write_native_      ? "native"
+                                              : "ImageMagick",
+                         write_why_, "", write_facts_, input, ""});
+    return ok;
+}
+
+bool Executor::write_any(const ::ImageInfo* info, ImageList& images, const std::string& filename) {
     Target t = split_target(filename);
     // The format as WriteImages resolves it: prefix, writable extension, else the image's.
     const OutputFormat format = output_format(info, filename, images.size(), images.front().shell()->magick);
@@ -189,11 +323,50 @@ bool Executor::write(const ::ImageInfo* info, ImageList& images, const std::stri
             // writers below only ever see a staged path).
             check_policy(t.path, magick_name, WritePolicyRights);
         }
-        if (codec && all_native && file && (t.prefix.empty() || codecs::for_magick(t.prefix) == codec)) {
+        write_facts_ = magick_name + (single ? "" : ", a file per image");
+        const bool native =
+            codec && all_native && file && (t.prefix.empty() || codecs::for_magick(t.prefix) == codec);
+        write_why_ = native ? "" : !codec ? "no native encoder" : !file ? "not a plain file" : "the prefix";
+        if (planning_) {
+            // The plan: the encoder the header and settings choose; nothing is written.
+            write_native_ = native;
+            if (native && codec->write_declines) {
+                codecs::WriteRequest req{nullptr, t.path, magick_name, info, ctx_};
+                for (const Image& img : images)
+                    if (const char* why = codec->write_declines(img, req)) {
+                        write_native_ = false;
+                        write_why_ = std::string("the native encoder declines: ") + why;
+                    }
+            }
+            // Where the pixels decide: a PNG's colour type and palette (a palette image, a
+            // translucent or coloured background), an image ImageMagick may have left Gray-labelled
+            // with colour pixels.
+            if (write_native_)
+                for (const Image& img : images) {
+                    const ::Image* s = img.shell();
+                    const PixelPacket& bg = s->background_color;
+                    const char* why = pixels_decide(s);
+                    if (!why && !plan_known(s)) why = "an image known only when read";
+                    if (!why && codec == &codecs::png_codec && strcasecmp(magick_name.c_str(), "PNG") == 0 &&
+                        (s->storage_class == PseudoClass || held_as_palette(s) ||
+                         bg.opacity != OpaqueOpacity || !(bg.red == bg.green && bg.green == bg.blue)))
+                        why = "the colour type and palette come from the pixels";
+                    if (why) {
+                        write_why_ = why;
+                        write_engine_either_ = true;
+                    }
+                }
+            if (strcasecmp(t.prefix.c_str(), "mpr") == 0) plan_registry_[t.path] = images;
+            return true;
+        }
+        if (native) {
             try {
+                write_native_ = true;
                 return write_native(info, images, t.path, magick_name, single);
-            } catch (const codecs::Decline&) {
+            } catch (const codecs::Decline& d) {
                 // this layout needs ImageMagick's writer
+                write_native_ = false;
+                write_why_ = "the native encoder declines: " + d.why;
             }
         }
         ::Image* list = to_magick_list(images, ctx_.diag);

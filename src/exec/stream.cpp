@@ -28,17 +28,6 @@ namespace {
 
 constexpr uint64_t kMinPixels = 4000000;  // smaller images gain nothing worth the second path
 
-/// Kernel half-height bound of a neighbourhood step: its radius when given, else 5 sigma + 1
-/// (ImageMagick's optimal kernel stops near 4.7 sigma for Q16).
-int step_radius(const std::string& geometry) {
-    GeometryInfo g{};
-    const MagickStatusType flags = ParseGeometry(geometry.c_str(), &g);
-    if (!(flags & RhoValue) && !(flags & SigmaValue)) return -1;
-    const double sigma = (flags & SigmaValue) ? std::fabs(g.sigma) : 1.0;
-    if (g.rho >= 1.0) return static_cast<int>(std::ceil(g.rho));
-    return static_cast<int>(std::ceil(5.0 * sigma)) + 1;
-}
-
 /// The steps a band can run: pointwise ones (radius 0), the separable convolutions (their
 /// radius); -1 for anything else.
 int band_radius(const std::string& option, const std::vector<std::string>& args) {
@@ -58,7 +47,7 @@ int band_radius(const std::string& option, const std::vector<std::string>& args)
     for (const char* p : pointwise)
         if (option == p) return 0;
     if (option == "-blur" || option == "-gaussian-blur" || option == "-sharpen" || option == "-unsharp")
-        return args.empty() ? -1 : step_radius(args[0]);
+        return args.empty() ? -1 : kernel_radius(args[0]);
     return -1;
 }
 
@@ -221,34 +210,43 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
                                            size_t i) {
     const size_t argc = args.size();
     const std::string& in = args[i];
-    bool png = false;
-    if (!streaming_ || i + 1 > argc - 1 || !streamable_output(args.back(), png) || info->verbose ||
-        info->ping || in.empty() || in.back() == ']' || in == "-" || in.find(':') != std::string::npos)
+    // The decision goes into the plan (or the run's record) with its reason.
+    auto no = [&](const std::string& why) -> std::optional<Image> {
+        record(PlanEntry{PlanEntry::Kind::stream, i, in, "", "no", why, "", "", "", ""});
         return std::nullopt;
+    };
+    bool png = false;
+    if (!streaming_) return no(stream_abandoned_ ? "the streamed run was abandoned: ran again whole" : "off");
+    if (i + 1 > argc - 1 || !streamable_output(args.back(), png))
+        return no("the output is not a plain .jpg or .png file");
+    if (info->verbose || info->ping) return no("-verbose or -ping");
+    if (in.empty() || in.back() == ']' || in == "-" || in.find(':') != std::string::npos)
+        return no("the input is not a plain file name");
     const char* on = GetImageOption(info, "mtool:stream");
-    if (on && IsStringNotFalse(on) == MagickFalse) return std::nullopt;
+    if (on && IsStringNotFalse(on) == MagickFalse) return no("-define mtool:stream=false");
     // The steps: known options, settings or band steps, each with its arguments.
     std::vector<std::string> steps(args.begin() + static_cast<long>(i + 1), args.end() - 1);
     int radius = 0;
     for (size_t k = 0; k < steps.size();) {
         const magick::OptionInfo oi = magick::option_info(steps[k]);
         if (!oi.known || oi.arity < 0 || k + 1 + static_cast<size_t>(oi.arity) > steps.size())
-            return std::nullopt;
+            return no(steps[k] + " is not a known option with its arguments");
         std::vector<std::string> a(steps.begin() + static_cast<long>(k + 1),
                                    steps.begin() + static_cast<long>(k + 1 + oi.arity));
         if (oi.flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag | FireOptionFlag)) {
             const int r = band_radius(steps[k], a);
-            if (r < 0) return std::nullopt;
+            if (r < 0) return no(steps[k] + " is not a pointwise or separable step");
             radius += r;
         }
         if (steps[k] == "(" || steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" ||
             steps[k] == "-respect-parentheses" || steps[k] == "-monitor" || steps[k] == "-debug" ||
             steps[k] == "-verbose" || steps[k] == "-channel" || steps[k] == "-region" ||
             steps[k] == "-alpha" || (png && (steps[k] == "-interlace" || steps[k] == "+interlace")))
-            return std::nullopt;
+            return no(steps[k] + " is not streamed");
         k += 1 + static_cast<size_t>(oi.arity);
     }
-    if (png && info->interlace != UndefinedInterlace && info->interlace != NoInterlace) return std::nullopt;
+    if (png && info->interlace != UndefinedInterlace && info->interlace != NoInterlace)
+        return no("an interlaced PNG is written whole");
     // The header as an ordinary read would give it (a native JPEG or PNG of at least kMinPixels).
     magick::InfoPtr pinging = magick::clone_info(info);
     pinging->ping = MagickTrue;
@@ -257,16 +255,17 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     // would allow it: the policy's rights for its coder and the path.
     struct stat st {};
     if (!ctx_.native_reads || info->extract || ::stat(in.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-        return std::nullopt;
+        return no("the input is not a regular file read natively");
     bool png_in = false;
     try {
         std::FILE* f = std::fopen(in.c_str(), "rb");
-        if (!f) return std::nullopt;
+        if (!f) return no("the input cannot be opened");
         unsigned char head[16] = {};
         const size_t n = std::fread(head, 1, sizeof head, f);
         std::fclose(f);
         const codecs::CodecSpec* codec = codecs::sniff(head, n);
-        if (codec != &codecs::jpeg_codec && codec != &codecs::png_codec) return std::nullopt;
+        if (codec != &codecs::jpeg_codec && codec != &codecs::png_codec)
+            return no("the input is not a JPEG or PNG");
         png_in = codec == &codecs::png_codec;
         check_policy(in, codec->name, ReadPolicyRights);
         check_time_limit();
@@ -275,13 +274,14 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
         codecs::ReadRequest req{in, nullptr, pinging.get(), quiet};
         Image header = codec->read(req);
         // (A palette PNG is marked as such when its shell is rebuilt; read_png does not.)
-        if (!quiet.diag.all().empty() || header.shell()->storage_class == PseudoClass) return std::nullopt;
+        if (!quiet.diag.all().empty()) return no("the header read warns");
+        if (header.shell()->storage_class == PseudoClass) return no("a palette image");
         shell = shell_like(header.shell(), static_cast<int>(header.shell()->columns),
                            static_cast<int>(header.shell()->rows));
     } catch (...) {
-        return std::nullopt;
+        return no("the header read fails");
     }
-    if (static_cast<uint64_t>(shell->columns) * shell->rows < kMinPixels) return std::nullopt;
+    if (static_cast<uint64_t>(shell->columns) * shell->rows < kMinPixels) return no("under 4 megapixels");
     // Only what the ordinary run could do within its limits: the whole image (and a 16-bit
     // result) must fit the tiers, and the image plus a kernel the width and height limits, or
     // the ordinary run's own failure is the one to report. Large kernels are not streamed: each
@@ -295,26 +295,58 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
         const uint64_t pixels = static_cast<uint64_t>(shell->columns) * shell->rows;
         const uint64_t need = pixels * 4 * 2 * 2;  // source and 16-bit result, 4 channels at most
         constexpr int kMaxRadius = 32;
-        if (radius > kMaxRadius || need > room || shell->columns + 2 * radius > b.width ||
-            shell->rows + 2 * radius > b.height || (b.area != cache::kUnlimited && pixels > b.area))
-            return std::nullopt;
+        if (radius > kMaxRadius) return no("kernels over 32 rows");
+        if (need > room) return no("the whole image would not fit the tiers");
+        if (shell->columns + 2 * radius > b.width || shell->rows + 2 * radius > b.height ||
+            (b.area != cache::kUnlimited && pixels > b.area))
+            return no("over the width, height or area limit");
     }
     const int w = static_cast<int>(shell->columns), h = static_cast<int>(shell->rows);
     auto producer =
         std::make_unique<BandProducer>(*this, info, in, png_in, std::move(shell), steps, i + 1, radius);
-    if (!producer->start()) return std::nullopt;
+    if (!producer->start()) return no("the row reader refuses the file");
+    const std::string how = "bands of 256 rows, " + std::to_string(radius) + " rows of margin";
+    if (planning_) {
+        // The plan goes on through the ordinary path to record the steps and the write, as
+        // the streamed run records them.
+        record(PlanEntry{PlanEntry::Kind::stream, i, in, "", "yes", how, "", "", "", ""});
+        return std::nullopt;
+    }
     int first = 0;
     // A few rows tell the result's layout and attributes; then production starts over.
     try {
-        Image head = producer->band(0, std::min(h, 16), first);
+        const size_t logged = log_ ? log_->size() : 0;
+        log_band_ = true;
+        Image head;
+        try {
+            head = producer->band(0, std::min(h, 16), first);
+        } catch (...) {
+            log_band_ = false;
+            throw;
+        }
+        log_band_ = false;
         auto out = std::make_shared<Pixels>(w, h, head.pixels().channels(), head.pixels().bytes_per_sample());
         producer->restart();
         out->set_producer(std::move(producer));
-        return Image(shell_like(head.shell(), w, h), std::move(out));
+        Image result(shell_like(head.shell(), w, h), std::move(out));
+        if (log_) {
+            // The run's record as the plan has it: the stream, the read, the steps on the whole.
+            std::vector<PlanEntry> band(log_->begin() + static_cast<long>(logged), log_->end());
+            log_->resize(logged);
+            const std::string size = std::to_string(w) + "x" + std::to_string(h);
+            record(PlanEntry{PlanEntry::Kind::stream, i, in, "", "yes", how, "", "", "", ""});
+            record(PlanEntry{PlanEntry::Kind::read, i, in, "", "native", "", "", "", "", size});
+            for (PlanEntry& e : band) {
+                e.input = "[0] " + size;
+                e.output = size;
+                record(std::move(e));
+            }
+        }
+        return result;
     } catch (const Error&) {
-        return std::nullopt;  // the ordinary run reports it
+        return no("the first band fails");  // the ordinary run reports it
     } catch (const StreamAbort&) {
-        return std::nullopt;
+        return no("the first band is out of the ordinary");
     }
 }
 

@@ -213,12 +213,15 @@ bool accepts_convolve(const OpCall& call) {
 }
 
 /// Alpha-weighted convolution is left to ImageMagick, as are colour-model changes.
-void require_opaque(const Image& in) {
-    if (in.layout().alpha) throw Decline{"alpha"};
+const char* declines_convolve(const Image& in, const OpCall&) {
+    return in.layout().alpha ? "alpha" : nullptr;
+}
+void require_opaque(const Image& in, const OpCall& call) {
+    if (const char* why = declines_convolve(in, call)) throw Decline{why};
 }
 
 std::vector<Image> run_gaussian_blur(Image& in, OpCall& call) {
-    require_opaque(in);
+    require_opaque(in, call);
     Args a = parse(call);
     const int width =
         a.radius >= 1.0 ? static_cast<int>(a.radius) * 2 + 1 : optimal_width(a.radius, a.sigma, true);
@@ -244,7 +247,7 @@ void blur_into(const Pixels& in, Pixels& out, double radius, double sigma, int t
 }
 
 std::vector<Image> run_blur(Image& in, OpCall& call) {
-    require_opaque(in);
+    require_opaque(in, call);
     Args a = parse(call);
     check_kernel(in, blur_width(a.radius, a.sigma), nullptr);
     auto out = std::make_shared<Pixels>(in.width(), in.height(), in.pixels().channels(),
@@ -254,7 +257,7 @@ std::vector<Image> run_blur(Image& in, OpCall& call) {
 }
 
 std::vector<Image> run_sharpen(Image& in, OpCall& call) {
-    require_opaque(in);
+    require_opaque(in, call);
     Args a = parse(call);
     const int width = optimal_width(a.radius, a.sigma, true);
     check_kernel(in, width, "effect.c/SharpenImageChannel/4349");
@@ -276,7 +279,7 @@ std::vector<Image> run_sharpen(Image& in, OpCall& call) {
 }
 
 std::vector<Image> run_unsharp(Image& in, OpCall& call) {
-    require_opaque(in);
+    require_opaque(in, call);
     Args a = parse(call);
     check_kernel(in, blur_width(a.radius, a.sigma), nullptr);
     const Pixels& src = in.pixels();
@@ -309,6 +312,7 @@ extern const OpSpec blur_op{.names = {"-blur"},
                             .summary = "reduce image noise and detail levels (separable)",
                             .run = &run_blur,
                             .accepts = &accepts_convolve,
+                            .declines = &declines_convolve,
                             .uses_channel = true};
 extern const OpSpec gaussian_blur_op{.names = {"-gaussian-blur"},
                                      .kind = OpKind::simple,
@@ -317,6 +321,7 @@ extern const OpSpec gaussian_blur_op{.names = {"-gaussian-blur"},
                                      .summary = "reduce image noise and detail levels (separable)",
                                      .run = &run_gaussian_blur,
                                      .accepts = &accepts_convolve,
+                                     .declines = &declines_convolve,
                                      .uses_channel = true};
 extern const OpSpec sharpen_op{.names = {"-sharpen"},
                                .kind = OpKind::simple,
@@ -325,6 +330,7 @@ extern const OpSpec sharpen_op{.names = {"-sharpen"},
                                .summary = "sharpen the image (separable)",
                                .run = &run_sharpen,
                                .accepts = &accepts_convolve,
+                               .declines = &declines_convolve,
                                .uses_channel = true};
 extern const OpSpec unsharp_op{.names = {"-unsharp"},
                                .kind = OpKind::simple,
@@ -333,6 +339,7 @@ extern const OpSpec unsharp_op{.names = {"-unsharp"},
                                .summary = "sharpen the image with an unsharp mask",
                                .run = &run_unsharp,
                                .accepts = &accepts_convolve,
+                               .declines = &declines_convolve,
                                .uses_channel = true};
 
 }  // namespace mtool::ops

@@ -41,8 +41,14 @@ Image missing_image(const Image& in, const RectangleInfo& page) {
     return out;
 }
 
-/// CropImage: nullopt where ImageMagick returns no image (the input then stays).
-std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall& call) {
+/// An image of `in`'s attributes and the given size with no pixels (a plan's prediction).
+Image header_like(const Image& in, size_t w, size_t h) {
+    return Image(shell_like(in.shell(), static_cast<int>(w), static_cast<int>(h)));
+}
+
+/// CropImage: nullopt where ImageMagick returns no image (the input then stays). `header`:
+/// only the result's size and page, for a plan (`in` may have no pixels).
+std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall& call, bool header = false) {
     const ::Image* s = in.shell();
     RectangleInfo box = s->page;
     if (box.width == 0 || box.height == 0) {
@@ -57,6 +63,13 @@ std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall
         box.y - page.y >= static_cast<ssize_t>(page.height) || page.x - box.x > cols ||
         page.y - box.y > rows) {
         warn_no_image(call, in, "transform.c/CropImage/668");
+        if (header) {
+            Image m = header_like(in, 1, 1);
+            m.shell()->matte = MagickTrue;
+            m.shell()->page = box;
+            m.shell()->page.x = m.shell()->page.y = -1;
+            return m;
+        }
         return missing_image(in, box);
     }
     if (page.x < 0 && box.x >= 0) {
@@ -86,8 +99,10 @@ std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall
         warn_no_image(call, in, "transform.c/CropImage/718");
         return std::nullopt;
     }
-    Image out = in.derive(copy_region(in.pixels(), static_cast<int>(page.x), static_cast<int>(page.y),
-                                      static_cast<int>(page.width), static_cast<int>(page.height)));
+    Image out = header
+                    ? header_like(in, page.width, page.height)
+                    : in.derive(copy_region(in.pixels(), static_cast<int>(page.x), static_cast<int>(page.y),
+                                            static_cast<int>(page.width), static_cast<int>(page.height)));
     RectangleInfo& pg = out.shell()->page;
     pg.width = s->page.width;
     pg.height = s->page.height;
@@ -104,7 +119,7 @@ std::optional<Image> crop(const Image& in, const RectangleInfo& geometry, OpCall
 inline ssize_t pixel_round(double v) { return static_cast<ssize_t>(std::floor(v + 0.5)); }
 
 /// CropImageToTiles: @ tiling, a single region, or fixed-size tiles.
-std::vector<Image> run_crop(Image& in, OpCall& call) {
+std::vector<Image> crop_tiles(Image& in, OpCall& call, bool header) {
     RectangleInfo g{};
     magick::Exception ex;
     MagickStatusType flags = ParseGravityGeometry(in.shell(), call.arg(0).c_str(), &g, ex);
@@ -137,13 +152,13 @@ std::vector<Image> run_crop(Image& in, OpCall& call) {
                     pixel_round(ox + (aspect ? (g.x < 0 ? g.x : 0) : (g.x < 0 ? 0 : g.x))));
                 c.width -= c.x;
                 c.x += s->page.x;
-                if (auto t = crop(in, c, tile_call)) out.push_back(std::move(*t));
+                if (auto t = crop(in, c, tile_call, header)) out.push_back(std::move(*t));
             }
         }
         return out;
     }
     if ((g.width == 0 && g.height == 0) || (flags & XValue) || (flags & YValue)) {
-        std::optional<Image> c = crop(in, g, call);
+        std::optional<Image> c = crop(in, g, call, header);
         if (!c) return {in};
         if (flags & AspectValue) {
             RectangleInfo& pg = c->shell()->page;
@@ -162,7 +177,7 @@ std::vector<Image> run_crop(Image& in, OpCall& call) {
         for (ssize_t y = 0; y < static_cast<ssize_t>(page.height); y += static_cast<ssize_t>(h))
             for (ssize_t x = 0; x < static_cast<ssize_t>(page.width); x += static_cast<ssize_t>(w)) {
                 RectangleInfo t{w, h, x, y};
-                std::optional<Image> c = crop(in, t, call);
+                std::optional<Image> c = crop(in, t, call, header);
                 if (!c) return out.empty() ? std::vector<Image>{in} : out;
                 out.push_back(std::move(*c));
             }
@@ -170,6 +185,8 @@ std::vector<Image> run_crop(Image& in, OpCall& call) {
     }
     return {in};
 }
+
+std::vector<Image> run_crop(Image& in, OpCall& call) { return crop_tiles(in, call, false); }
 
 RectangleInfo page_geometry(const Image& in, const std::string& arg) {
     RectangleInfo g{};
@@ -236,12 +253,31 @@ std::vector<Image> run_chop(Image& in, OpCall& call) {
     return {in.derive_scaled(std::move(px))};
 }
 
+/// Why a canvas of `colour` in layout `l` would change the colour model (ImageMagick's to do).
+const char* canvas_declines(const Layout& l, const Colour& colour) {
+    if (l.cmyk()) return "cmyk canvas";
+    if (l.gray() && !colour.gray()) return "colour on gray";
+    if (!colour.opaque() && !l.alpha) return "alpha canvas";
+    return nullptr;
+}
+
+/// Extent and border: a canvas of the background or border colour under the image, composed
+/// with -compose.
+const char* declines_canvas_of(const Image& in, const PixelPacket& colour) {
+    if (!native_compose(in.shell()->compose)) return "compose";
+    return canvas_declines(in.layout(), colour_of(colour));
+}
+const char* declines_extent(const Image& in, const OpCall&) {
+    return declines_canvas_of(in, in.shell()->background_color);
+}
+const char* declines_border(const Image& in, const OpCall&) {
+    return declines_canvas_of(in, in.shell()->border_color);
+}
+
 /// A canvas in `in`'s layout filled with `colour`; declines what would change the colour model.
 std::shared_ptr<Pixels> canvas(const Image& in, int w, int h, const Colour& colour, Layout& l) {
     l = in.layout();
-    if (l.cmyk()) throw Decline{"cmyk canvas"};
-    if (l.gray() && !colour.gray()) throw Decline{"colour on gray"};
-    if (!colour.opaque() && !l.alpha) throw Decline{"alpha canvas"};
+    if (const char* why = canvas_declines(l, colour)) throw Decline{why};
     auto px = std::make_shared<Pixels>(w, h, l.channels(), in.pixels().bytes_per_sample());
     fill(*px, l, colour);
     return px;
@@ -254,7 +290,7 @@ std::vector<Image> run_extent(Image& in, OpCall& call) {
     if (g.width == 0) g.width = in.shell()->columns;
     if (g.height == 0) g.height = in.shell()->rows;
     const CompositeOperator op = in.shell()->compose;
-    if (!native_compose(op)) throw Decline{"compose"};
+    if (const char* why = declines_extent(in, call)) throw Decline{why};
     Layout l;
     auto px = canvas(in, static_cast<int>(g.width), static_cast<int>(g.height),
                      colour_of(in.shell()->background_color), l);
@@ -272,7 +308,7 @@ std::vector<Image> run_border(Image& in, OpCall& call) {
     ParsePageGeometry(in.shell(), call.arg(0).c_str(), &b, ex);
     const ::Image* s = in.shell();
     const CompositeOperator op = s->compose;
-    if (!native_compose(op)) throw Decline{"compose"};
+    if (const char* why = declines_border(in, call)) throw Decline{why};
     const int w = in.width() + 2 * static_cast<int>(b.width),
               h = in.height() + 2 * static_cast<int>(b.height);
     Layout l;
@@ -295,7 +331,8 @@ std::vector<Image> run_border(Image& in, OpCall& call) {
 /// cache's queued row had them: the background in memory, black in a disk cache; here they are
 /// the background on every tier. Offsets outside the image (where ImageMagick reads virtual
 /// pixels) stay with ImageMagick.
-std::vector<Image> run_splice(Image& in, OpCall& call) {
+/// Where -splice inserts its rows and columns (see run_splice).
+RectangleInfo splice_place(const Image& in, const OpCall& call) {
     RectangleInfo g{};
     magick::Exception ex;
     ParseGravityGeometry(in.shell(), call.arg(0).c_str(), &g, ex);
@@ -318,9 +355,28 @@ std::vector<Image> run_splice(Image& in, OpCall& call) {
     g.x += hx == 2 ? gw : hx == 1 ? gw / 2 : 0;
     g.y += hy == 2 ? gh : hy == 1 ? gh / 2 : 0;
     // clang-format on
+    return g;
+}
+
+const char* declines_splice(const Image& in, const OpCall& call) {
+    const RectangleInfo g = splice_place(in, call);
+    const ssize_t gw = static_cast<ssize_t>(g.width), gh = static_cast<ssize_t>(g.height);
     const ssize_t cols = in.width(), rows = in.height();
-    if (g.x < 0 || g.y < 0 || g.x > cols || g.y > rows) throw Decline{"splice outside the image"};
-    if (static_cast<double>(cols + gw) * static_cast<double>(rows + gh) > 1e12) throw Decline{"huge splice"};
+    if (g.x < 0 || g.y < 0 || g.x > cols || g.y > rows) return "splice outside the image";
+    if (static_cast<double>(cols + gw) * static_cast<double>(rows + gh) > 1e12) return "huge splice";
+    const Layout il = in.layout();
+    if (il.cmyk()) return "cmyk canvas";
+    if (il.gray() && !colour_of(in.shell()->background_color).gray() &&
+        in.shell()->colorspace != GRAYColorspace)
+        return "colour on linear gray";
+    return nullptr;
+}
+
+std::vector<Image> run_splice(Image& in, OpCall& call) {
+    if (const char* why = declines_splice(in, call)) throw Decline{why};
+    const RectangleInfo g = splice_place(in, call);
+    const ssize_t gw = static_cast<ssize_t>(g.width), gh = static_cast<ssize_t>(g.height);
+    const ssize_t cols = in.width(), rows = in.height();
     // SetImageBackgroundColor on the new image first transforms a Gray one to (linear) RGB for
     // a colour background, which only relabels it here as the image's pixels are then copied
     // unchanged, and gives an opaque one alpha for a translucent background.
@@ -328,7 +384,6 @@ std::vector<Image> run_splice(Image& in, OpCall& call) {
     Image src = in;
     const Layout il = in.layout();
     const bool to_rgb = il.gray() && !bg.gray(), to_alpha = !bg.opaque() && !il.alpha;
-    if (to_rgb && in.shell()->colorspace != GRAYColorspace) throw Decline{"colour on linear gray"};
     if ((to_rgb || to_alpha) && !il.cmyk()) {
         ::Image* m = src.make_magick(call.ctx.diag);
         if (to_rgb) SetImageColorspace(m, RGBColorspace);
@@ -423,6 +478,8 @@ std::vector<Image> run_repage(Image& in, OpCall& call) {
 
 }  // namespace
 
+std::vector<Image> crop_headers(Image& in, OpCall& call) { return crop_tiles(in, call, true); }
+
 extern const OpSpec crop_op{.names = {"-crop"},
                             .kind = OpKind::simple,
                             .arity = 1,
@@ -449,19 +506,22 @@ extern const OpSpec extent_op{.names = {"-extent"},
                               .arity = 1,
                               .demand = Demand::metadata,
                               .summary = "set the image size, padding with the background colour",
-                              .run = &run_extent};
+                              .run = &run_extent,
+                              .declines = &declines_extent};
 extern const OpSpec border_op{.names = {"-border"},
                               .kind = OpKind::simple,
                               .arity = 1,
                               .demand = Demand::metadata,
                               .summary = "surround image with a border of color",
-                              .run = &run_border};
+                              .run = &run_border,
+                              .declines = &declines_border};
 extern const OpSpec splice_op{.names = {"-splice"},
                               .kind = OpKind::simple,
                               .arity = 1,
                               .demand = Demand::metadata,
                               .summary = "splice the background color into the image",
-                              .run = &run_splice};
+                              .run = &run_splice,
+                              .declines = &declines_splice};
 extern const OpSpec trim_op{.names = {"-trim"},
                             .kind = OpKind::simple,
                             .arity = 0,

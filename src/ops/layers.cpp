@@ -10,16 +10,68 @@
 namespace mtool::ops {
 namespace {
 
-/// Shared colour model of the list, or Decline: mixed gray/colour/CMYK lists stay bridged.
+/// Mixed gray/colour/CMYK lists stay bridged.
+const char* mixed_layouts(const std::vector<Image>& list) {
+    const Layout l = list.front().layout();
+    for (const auto& img : list) {
+        const Layout m = img.layout();
+        if (m.color_channels != l.color_channels || m.cmyk()) return "mixed colour models";
+    }
+    return nullptr;
+}
+
+/// Shared colour model of the list (see mixed_layouts).
 Layout common_layout(std::vector<Image>& list, Context& ctx) {
     Layout l = list.front().layout();
     for (auto& img : list) {
         img.make_native(ctx.diag);
-        Layout m = img.layout();
-        if (m.color_channels != l.color_channels || m.cmyk()) throw Decline{"mixed colour models"};
-        l.alpha |= m.alpha;
+        l.alpha |= img.layout().alpha;
     }
     return l;
+}
+
+bool gray_on_colour(const std::vector<Image>& list) {
+    return list.front().layout().gray() && !colour_of(list.front().shell()->background_color).gray();
+}
+
+const char* declines_append(const std::vector<Image>& list, const OpCall&) {
+    if (list.empty()) return nullptr;
+    if (const char* why = mixed_layouts(list)) return why;
+    return gray_on_colour(list) ? "colour background on gray" : nullptr;
+}
+
+const char* declines_flatten(const std::vector<Image>& list, const OpCall&) {
+    if (list.empty()) return nullptr;
+    if (const char* why = mixed_layouts(list)) return why;
+    for (const auto& img : list) {
+        if (!native_compose(img.shell()->compose)) return "compose";
+        // Virtual-canvas offsets (layers) follow MergeImageLayers' bookkeeping: ImageMagick's.
+        if (img.shell()->page.x != 0 || img.shell()->page.y != 0) return "page offsets";
+    }
+    return gray_on_colour(list) ? "colour background on gray" : nullptr;
+}
+
+const char* declines_composite(const std::vector<Image>& list, const OpCall& call) {
+    if (list.size() != 2) return "no source, or a mask";  // IM's own error or mask handling
+    const Image &dst = list[0], &src = list[1];
+    if (!native_compose(dst.shell()->compose) || GetImageOption(call.info, "compose:args")) return "compose";
+    const Layout dl = dst.layout(), sl = src.layout();
+    if (dl.cmyk() || sl.cmyk() || (dl.gray() && !sl.gray())) return "colour models";
+    // A -geometry with a size resizes the source first (MogrifyImageList): ImageMagick's resize.
+    if (src.shell()->geometry) {
+        RectangleInfo size{};
+        magick::Exception ex;
+        ParseRegionGeometry(src.shell(), src.shell()->geometry, &size, ex);
+        if (size.width != static_cast<size_t>(src.width()) ||
+            size.height != static_cast<size_t>(src.height()))
+            return "source resize";
+    }
+    return nullptr;
+}
+
+void require_list(const char* (*declines)(const std::vector<Image>&, const OpCall&),
+                  const std::vector<Image>& list, const OpCall& call) {
+    if (const char* why = declines(list, call)) throw Decline{why};
 }
 
 int common_bps(const std::vector<Image>& list) {
@@ -47,9 +99,9 @@ void paste(Pixels& dst, const Layout& dl, const Pixels& src, const Layout& sl, i
 void run_append(std::vector<Image>& list, OpCall& call) {
     if (list.empty()) return;
     const bool stack = !call.plus();
+    require_list(&declines_append, list, call);
     Layout l = common_layout(list, call.ctx);
     const Colour bg = colour_of(list.front().shell()->background_color);
-    if (l.gray() && !bg.gray()) throw Decline{"colour background on gray"};
     size_t width = 0, height = 0, depth = 0;
     for (const auto& img : list) {
         depth = std::max<size_t>(depth, img.shell()->depth);
@@ -90,19 +142,14 @@ void run_append(std::vector<Image>& list, OpCall& call) {
 
 void run_flatten(std::vector<Image>& list, OpCall& call) {
     if (list.empty()) return;
+    require_list(&declines_flatten, list, call);
     Layout l = common_layout(list, call.ctx);
     const ::Image* first = list.front().shell();
-    for (const auto& img : list) {
-        if (!native_compose(img.shell()->compose)) throw Decline{"compose"};
-        // Virtual-canvas offsets (layers) follow MergeImageLayers' bookkeeping: ImageMagick's.
-        if (img.shell()->page.x != 0 || img.shell()->page.y != 0) throw Decline{"page offsets"};
-    }
     // MergeImageLayers(FlattenLayer): the first image's page canvas (or its size), background.
     RectangleInfo page = first->page;
     if (page.width == 0) page.width = first->columns;
     if (page.height == 0) page.height = first->rows;
     Colour bg = colour_of(first->background_color);
-    if (l.gray() && !bg.gray()) throw Decline{"colour background on gray"};
     Layout canvas_l = l;
     canvas_l.alpha = l.alpha || !bg.opaque();
     auto px = std::make_shared<Pixels>(
@@ -119,24 +166,13 @@ void run_flatten(std::vector<Image>& list, OpCall& call) {
 }
 
 void run_composite(std::vector<Image>& list, OpCall& call) {
-    if (list.size() != 2) throw Decline{"no source, or a mask"};  // IM's own error or mask handling
+    require_list(&declines_composite, list, call);
     Image& dst = list[0];
     Image& src = list[1];
     dst.make_native(call.ctx.diag);
     src.make_native(call.ctx.diag);
     const CompositeOperator op = dst.shell()->compose;
-    if (!native_compose(op) || GetImageOption(call.info, "compose:args")) throw Decline{"compose"};
     Layout dl = dst.layout(), sl = src.layout();
-    if (dl.cmyk() || sl.cmyk() || (dl.gray() && !sl.gray())) throw Decline{"colour models"};
-    // A -geometry with a size resizes the source first (MogrifyImageList): ImageMagick's resize.
-    if (src.shell()->geometry) {
-        RectangleInfo size{};
-        magick::Exception ex;
-        ParseRegionGeometry(src.shell(), src.shell()->geometry, &size, ex);
-        if (size.width != static_cast<size_t>(src.width()) ||
-            size.height != static_cast<size_t>(src.height()))
-            throw Decline{"source resize"};
-    }
     // As MogrifyImageList: the source's -geometry offset, adjusted by the destination's gravity.
     RectangleInfo place{};
     SetGeometry(src.shell(), &place);
@@ -157,13 +193,15 @@ extern const OpSpec append_op{.names = {"-append", "+append"},
                               .arity = 0,
                               .demand = Demand::whole_image,
                               .summary = "append an image sequence (top to bottom, + left to right)",
-                              .run_list = &run_append};
+                              .run_list = &run_append,
+                              .declines_list = &declines_append};
 extern const OpSpec flatten_op{.names = {"-flatten"},
                                .kind = OpKind::list,
                                .arity = 0,
                                .demand = Demand::whole_image,
                                .summary = "flatten a sequence of images onto the background",
                                .run_list = &run_flatten,
+                               .declines_list = &declines_flatten,
                                .uses_channel = true};
 extern const OpSpec composite_op{.names = {"-composite"},
                                  .kind = OpKind::list,
@@ -171,6 +209,7 @@ extern const OpSpec composite_op{.names = {"-composite"},
                                  .demand = Demand::whole_image,
                                  .summary = "composite image (Over and the common compose operators)",
                                  .run_list = &run_composite,
+                                 .declines_list = &declines_composite,
                                  .uses_channel = true};
 
 }  // namespace mtool::ops

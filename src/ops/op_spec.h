@@ -38,6 +38,13 @@ struct OpSpec {
     void (*run_list)(std::vector<Image>& list, OpCall& call) = nullptr;
     /// Optional: false when this call needs ImageMagick (unsupported argument forms).
     bool (*accepts)(const OpCall& call) = nullptr;
+    /// Optional: why this call on this image needs ImageMagick (a layout, colorspace or setting
+    /// it leaves there), nullptr when it runs natively. Reads only the image's header (size,
+    /// layout, colorspace, the settings synced to it), so the plan (src/exec/plan.cpp) decides
+    /// native or bridge before any pixel exists; the run asks the same question first.
+    const char* (*declines)(const Image& in, const OpCall& call) = nullptr;
+    /// The same for a list operator, from the list's headers.
+    const char* (*declines_list)(const std::vector<Image>& list, const OpCall& call) = nullptr;
     /// ImageMagick keeps a palette (PseudoClass) image a palette image through this operator
     /// (it moves or maps pixels, or works on the colormap); other operators' results are
     /// DirectClass. Which class an image has changes ImageMagick's later choices (the default
@@ -55,6 +62,9 @@ struct OpSpec {
 using mtool::Decline;
 
 const std::vector<const OpSpec*>& all();
+/// -crop's results (CropImageToTiles) from an image's header alone: their sizes and pages, no
+/// pixels; for a plan (src/exec/plan.cpp).
+std::vector<Image> crop_headers(Image& in, OpCall& call);
 const OpSpec* find(const std::string& option);
 
 }  // namespace mtool::ops

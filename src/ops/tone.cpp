@@ -51,9 +51,11 @@ std::vector<Image> map_colour(Image& in, OpCall& call, Fn&& f) {
     return {in.derive(std::move(out))};
 }
 
-void require_plain(const Image& in) {
-    if (in.layout().cmyk()) throw Decline{"cmyk"};
+const char* declines_plain(const Image& in, const OpCall&) { return in.layout().cmyk() ? "cmyk" : nullptr; }
+void require(const char* (*declines)(const Image&, const OpCall&), const Image& in, const OpCall& call) {
+    if (const char* why = declines(in, call)) throw Decline{why};
 }
+void require_plain(const Image& in, const OpCall& call) { require(&declines_plain, in, call); }
 
 /// LevelPixel of enhance.c.
 double level_pixel(double black, double white, double gamma, double q) {
@@ -71,7 +73,7 @@ bool accepts_level(const OpCall& call) {
 }
 
 std::vector<Image> run_level(Image& in, OpCall& call) {
-    require_plain(in);
+    require_plain(in, call);
     GeometryInfo g{};
     MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
     double black = g.rho, white = kQuantum, gamma = 1.0;
@@ -93,7 +95,7 @@ double intensity(const Pixels& p, const Layout& l, int x, int y) {
 }
 
 std::vector<Image> run_auto_level(Image& in, OpCall& call) {
-    require_plain(in);
+    require_plain(in, call);
     const Pixels& p = in.pixels();
     const Layout l = in.layout();
     double lo = kQuantum, hi = 0;
@@ -138,7 +140,7 @@ Image to_gray_layout(const Image& in) {
 }
 
 std::vector<Image> run_normalize(Image& in, OpCall& call) {
-    require_plain(in);
+    require_plain(in, call);
     Image work = all_gray(in.pixels(), in.layout()) ? to_gray_layout(in) : in;
     const Pixels& p = work.pixels();
     const Layout l = work.layout();
@@ -167,7 +169,7 @@ bool accepts_gamma(const OpCall& call) {
 }
 
 std::vector<Image> run_gamma(Image& in, OpCall& call) {
-    require_plain(in);
+    require_plain(in, call);
     const double g = InterpretLocaleValue(call.arg(0).c_str(), nullptr);
     if (g == 1.0) return {in};
     // GammaImage's map: MaxMap * pow(i / MaxMap, 1 / gamma), rounded into Q16.
@@ -179,7 +181,7 @@ std::vector<Image> run_gamma(Image& in, OpCall& call) {
 }
 
 std::vector<Image> run_brightness_contrast(Image& in, OpCall& call) {
-    require_plain(in);
+    require_plain(in, call);
     GeometryInfo g{};
     MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
     const double brightness = g.rho, contrast = (flags & SigmaValue) ? g.sigma : 0.0;
@@ -190,7 +192,7 @@ std::vector<Image> run_brightness_contrast(Image& in, OpCall& call) {
 }
 
 std::vector<Image> run_threshold(Image& in, OpCall& call) {
-    require_plain(in);
+    require_plain(in, call);
     // StringToDoubleInterval: a percentage of QuantumRange + 1.
     double t = kQuantum / 2.0;
     if (!call.plus()) {
@@ -274,18 +276,32 @@ bool accepts_modulate(const OpCall& call) {
     return GetImageOption(call.info, "modulate:colorspace") == nullptr;
 }
 
-std::vector<Image> run_modulate(Image& in, OpCall& call) {
-    require_plain(in);
+/// -modulate's brightness, saturation and hue (percent, 100 when not given).
+void modulate_args(const OpCall& call, double& bright, double& sat, double& hue) {
     GeometryInfo g{};
-    MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
-    const double bright = g.rho, sat = (flags & SigmaValue) ? g.sigma : 100.0,
-                 hue = (flags & XiValue) ? g.xi : 100.0;
+    const MagickStatusType flags = ParseGeometry(call.arg(0).c_str(), &g);
+    bright = g.rho;
+    sat = (flags & SigmaValue) ? g.sigma : 100.0;
+    hue = (flags & XiValue) ? g.xi : 100.0;
+}
+
+const char* declines_modulate(const Image& in, const OpCall& call) {
+    if (const char* why = declines_plain(in, call)) return why;
+    double bright, sat, hue;
+    modulate_args(call, bright, sat, hue);
+    return in.layout().gray() && (sat != 100.0 || hue != 100.0) ? "gray modulate with hue/saturation"
+                                                                : nullptr;
+}
+
+std::vector<Image> run_modulate(Image& in, OpCall& call) {
+    require(&declines_modulate, in, call);
+    double bright, sat, hue;
+    modulate_args(call, bright, sat, hue);
     const Layout l = in.layout();
-    if (l.gray() && sat == 100.0 && hue == 100.0) {
+    if (l.gray()) {
         // Gray stays gray: only lightness scales.
         return map_colour(in, call, [&](double q) { return q * 0.01 * bright; });
     }
-    if (l.gray()) throw Decline{"gray modulate with hue/saturation"};
     const Pixels& p = in.pixels();
     auto out = std::make_shared<Pixels>(p.width(), p.height(), p.channels(), result_bps(p, call.ctx));
     parallel_rows(p.height(), call.ctx.threads, [&](int y0, int y1) {
@@ -328,11 +344,19 @@ bool accepts_colorspace(const OpCall& call) {
     return strcasecmp(call.arg(0).c_str(), "gray") == 0 || strcasecmp(call.arg(0).c_str(), "srgb") == 0;
 }
 
+bool from_srgb_or_gray(const Image& in) {
+    return in.shell()->colorspace == sRGBColorspace || in.shell()->colorspace == GRAYColorspace;
+}
+
+const char* declines_colorspace(const Image& in, const OpCall& call) {
+    if (!from_srgb_or_gray(in)) return "from";
+    if (strcasecmp(call.arg(0).c_str(), "gray") == 0) return nullptr;
+    return in.layout().gray() ? "gray to sRGB" : nullptr;  // expands channels: IM's bookkeeping
+}
+
 std::vector<Image> run_colorspace(Image& in, OpCall& call) {
-    if (in.shell()->colorspace != sRGBColorspace && in.shell()->colorspace != GRAYColorspace)
-        throw Decline{"from"};
+    require(&declines_colorspace, in, call);
     if (strcasecmp(call.arg(0).c_str(), "gray") == 0) return {gray_of(in, call.ctx)};
-    if (in.layout().gray()) throw Decline{"gray to sRGB"};  // expands channels: IM's bookkeeping
     return {in};
 }
 
@@ -340,10 +364,13 @@ bool accepts_type(const OpCall& call) {
     return !call.plus() && strcasecmp(call.arg(0).c_str(), "grayscale") == 0;
 }
 
+const char* declines_type(const Image& in, const OpCall&) {
+    if (in.layout().alpha) return "grayscale with alpha";
+    return from_srgb_or_gray(in) ? nullptr : "from";
+}
+
 std::vector<Image> run_type(Image& in, OpCall& call) {
-    if (in.layout().alpha) throw Decline{"grayscale with alpha"};
-    if (in.shell()->colorspace != sRGBColorspace && in.shell()->colorspace != GRAYColorspace)
-        throw Decline{"from"};
+    require(&declines_type, in, call);
     Image out = gray_of(in, call.ctx);
     out.shell()->type = GrayscaleType;
     return {std::move(out)};
@@ -357,7 +384,16 @@ bool accepts_alpha(const OpCall& call) {
     return false;
 }
 
+const char* declines_alpha(const Image& in, const OpCall& call) {
+    const Layout l = in.layout();
+    return strcasecmp(call.arg(0).c_str(), "remove") == 0 && l.alpha && l.gray() &&
+                   !colour_of(in.shell()->background_color).gray()
+               ? "colour background on gray"
+               : nullptr;
+}
+
 std::vector<Image> run_alpha(Image& in, OpCall& call) {
+    require(&declines_alpha, in, call);
     const std::string& a = call.arg(0);
     const Layout l = in.layout();
     const Pixels& p = in.pixels();
@@ -382,7 +418,6 @@ std::vector<Image> run_alpha(Image& in, OpCall& call) {
     // remove: flatten onto the background colour; 6.9.11 keeps the (now opaque) alpha channel.
     if (!l.alpha) return {in};
     Colour bg = colour_of(in.shell()->background_color);
-    if (l.gray() && !bg.gray()) throw Decline{"colour background on gray"};
     auto px = std::make_shared<Pixels>(p.width(), p.height(), l.channels(), result_bps(p, call.ctx));
     bg.v[3] = 1.0f;
     fill(*px, l, bg);
@@ -399,6 +434,7 @@ extern const OpSpec level_op{.names = {"-level"},
                              .summary = "adjust the level of image contrast",
                              .run = &run_level,
                              .accepts = &accepts_level,
+                             .declines = &declines_plain,
                              .keeps_class = true,
                              .uses_channel = true};
 extern const OpSpec auto_level_op{.names = {"-auto-level"},
@@ -407,6 +443,7 @@ extern const OpSpec auto_level_op{.names = {"-auto-level"},
                                   .demand = Demand::whole_image,
                                   .summary = "automagically adjust color levels of image",
                                   .run = &run_auto_level,
+                                  .declines = &declines_plain,
                                   .keeps_class = true,
                                   .uses_channel = true};
 extern const OpSpec normalize_op{.names = {"-normalize"},
@@ -415,6 +452,7 @@ extern const OpSpec normalize_op{.names = {"-normalize"},
                                  .demand = Demand::whole_image,
                                  .summary = "transform image to span the full range of colors",
                                  .run = &run_normalize,
+                                 .declines = &declines_plain,
                                  .keeps_class = true,
                                  .uses_channel = true};
 extern const OpSpec gamma_op{.names = {"-gamma"},
@@ -424,6 +462,7 @@ extern const OpSpec gamma_op{.names = {"-gamma"},
                              .summary = "level of gamma correction",
                              .run = &run_gamma,
                              .accepts = &accepts_gamma,
+                             .declines = &declines_plain,
                              .keeps_class = true,
                              .uses_channel = true};
 extern const OpSpec brightness_contrast_op{.names = {"-brightness-contrast"},
@@ -432,6 +471,7 @@ extern const OpSpec brightness_contrast_op{.names = {"-brightness-contrast"},
                                            .demand = Demand::pointwise,
                                            .summary = "improve brightness / contrast of the image",
                                            .run = &run_brightness_contrast,
+                                           .declines = &declines_plain,
                                            .uses_channel = true};
 extern const OpSpec threshold_op{.names = {"-threshold"},
                                  .kind = OpKind::simple,
@@ -439,6 +479,7 @@ extern const OpSpec threshold_op{.names = {"-threshold"},
                                  .demand = Demand::pointwise,
                                  .summary = "threshold the image",
                                  .run = &run_threshold,
+                                 .declines = &declines_plain,
                                  .uses_channel = true};
 extern const OpSpec modulate_op{.names = {"-modulate"},
                                 .kind = OpKind::simple,
@@ -447,6 +488,7 @@ extern const OpSpec modulate_op{.names = {"-modulate"},
                                 .summary = "vary the brightness, saturation, and hue",
                                 .run = &run_modulate,
                                 .accepts = &accepts_modulate,
+                                .declines = &declines_modulate,
                                 .keeps_class = true};
 extern const OpSpec colorspace_op{.names = {"-colorspace"},
                                   .kind = OpKind::simple,
@@ -455,6 +497,7 @@ extern const OpSpec colorspace_op{.names = {"-colorspace"},
                                   .summary = "alternate image colorspace (Gray, sRGB native)",
                                   .run = &run_colorspace,
                                   .accepts = &accepts_colorspace,
+                                  .declines = &declines_colorspace,
                                   .keeps_class = true};
 extern const OpSpec type_op{.names = {"-type"},
                             .kind = OpKind::simple,
@@ -463,6 +506,7 @@ extern const OpSpec type_op{.names = {"-type"},
                             .summary = "image type (Grayscale native)",
                             .run = &run_type,
                             .accepts = &accepts_type,
+                            .declines = &declines_type,
                             .keeps_class = true};
 extern const OpSpec alpha_op{.names = {"-alpha"},
                              .kind = OpKind::simple,
@@ -471,6 +515,7 @@ extern const OpSpec alpha_op{.names = {"-alpha"},
                              .summary = "on, activate, off, deactivate, set, opaque, remove (native)",
                              .run = &run_alpha,
                              .accepts = &accepts_alpha,
+                             .declines = &declines_alpha,
                              .keeps_class = true};
 
 }  // namespace mtool::ops

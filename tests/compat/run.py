@@ -200,7 +200,16 @@ def signature(path):
     return r.stdout if r.returncode == 0 else open(path, "rb").read()
 
 
-def compare_same(earlier_work, work, earlier_case, mt_dir, mine):
+def split_plan(result):
+    """A -debug plan run's result without its plan lines, and those lines."""
+    code, out, err = result
+    kept, plan = [], []
+    for l in err.split(b"\n"):
+        (plan if l.startswith(b"plan:") else kept).append(l)
+    return (code, out, b"\n".join(kept)), [l.decode(errors="replace") for l in plan]
+
+
+def compare_same(earlier_work, work, earlier_case, mt_dir, mine, stderr_too=False):
     """A tier-forced run must reproduce the unlimited run exactly: exit status, files, pixels.
     Its output names its own work directory where the earlier run named that one's."""
     problems = []
@@ -220,6 +229,11 @@ def compare_same(earlier_work, work, earlier_case, mt_dir, mine):
     stdout = mine[1].replace(work.encode(), earlier_work.encode())
     if mask(stdout) != mask(open(os.path.join(earlier_case, "mt.stdout"), "rb").read()):
         problems.append("stdout differs from the unlimited run")
+    stderr_file = os.path.join(earlier_case, "mt.stderr")
+    if stderr_too and os.path.exists(stderr_file):
+        stderr = mine[2].replace(work.encode(), earlier_work.encode())
+        if mask(stderr) != mask(open(stderr_file, "rb").read()):
+            problems.append(f"messages differ from the run without a plan: {stderr[-300:]!r}")
     return problems
 
 
@@ -235,6 +249,11 @@ def main():
                     help="fail when fewer output frames than this are bit-identical to ImageMagick's")
     ap.add_argument("--only", default=None, help="regex on the corpus line")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE set for mtool only (tier runs)")
+    ap.add_argument("--plan", action="store_true",
+                    help="with --same-as: convert lines run under -debug plan; besides the same outputs, "
+                         "stdout and messages, every run must follow its plan (src/exec/plan.h)")
+    ap.add_argument("--min-plan", type=float, default=1.0,
+                    help="--plan: the share of convert lines whose run follows the plan")
     ap.add_argument("--same-as", default=None,
                     help="tier run: compare with mtool's outputs of an earlier run in this work dir "
                          "(same exit status, files and pixels) instead of running ImageMagick")
@@ -264,6 +283,7 @@ def main():
     lines = [l.rstrip("\n") for l in open(corpus_file) if l.strip() and not l.startswith("#")]
     passed, failed = 0, []
     tools = {}
+    planned, followed, plan_failures = 0, 0, []
     for n, line in enumerate(lines):
         if opts.only and not re.search(opts.only, line):
             continue
@@ -286,13 +306,23 @@ def main():
         else:
             args = substitute(args, names, lambda f: os.path.join(inputs, f))
         ref_cmd = f"{IM[tool]} {args}"
-        mt_cmd = f"{shlex.quote(mtool)}{'' if tool == 'convert' else ' ' + tool} {opts.extra} {args}"
+        extra = opts.extra + (" -debug plan" if opts.plan and tool == "convert" else "")
+        mt_cmd = f"{shlex.quote(mtool)}{'' if tool == 'convert' else ' ' + tool} {extra} {args}"
         mt_env = dict(env, **dict(kv.split("=", 1) for kv in opts.env))
         try:
             if opts.same_as:
                 mine = run(mt_cmd, mt_dir, env=mt_env)
                 earlier = os.path.abspath(opts.same_as)
-                problems = compare_same(earlier, work, os.path.join(earlier, f"case{n:03d}"), mt_dir, mine)
+                if opts.plan and tool == "convert":
+                    mine, report = split_plan(mine)
+                    planned += 1
+                    differs = [l for l in report if l.startswith("plan: differs")]
+                    if differs or not any(l.startswith("plan: the run followed") for l in report):
+                        plan_failures.append((line, differs or report[-1:]))
+                    else:
+                        followed += 1
+                problems = compare_same(earlier, work, os.path.join(earlier, f"case{n:03d}"), mt_dir, mine,
+                                        stderr_too=opts.plan)
             else:
                 ref = run(ref_cmd, ref_dir, env=env)
                 mine = run(mt_cmd, mt_dir, env=mt_env)
@@ -305,6 +335,8 @@ def main():
                 f.write(str(mine[0]))
             with open(os.path.join(case, "mt.stdout"), "wb") as f:
                 f.write(mine[1])
+            with open(os.path.join(case, "mt.stderr"), "wb") as f:
+                f.write(mine[2])
         if mine[0] not in (0, 1, 2):
             problems.append(f"crash or abnormal exit {mine[0]}: {mine[2][-300:]!r}")
         if problems:
@@ -321,6 +353,16 @@ def main():
     if not opts.same_as:
         print(f"compat: {Stats.exact} output frames bit-identical to ImageMagick's, {Stats.close} within "
               f"{PSNR_FLOOR:g} dB")
+    if opts.plan:
+        for line, why in plan_failures:
+            print(f"PLAN {line}")
+            for w in why:
+                print(f"     {w}")
+        plan_rate = followed / planned if planned else 0
+        print(f"compat plan: {followed}/{planned} convert runs followed their plan ({100 * plan_rate:.1f}%)")
+        if plan_rate < opts.min_plan:
+            print(f"compat plan: under the floor of {100 * opts.min_plan:.1f}%")
+            return 1
     print(f"compat pass rate: {100 * rate:.1f}% ({passed}/{total})")
     print(f"{passed} passed, {len(failed)} failed")
     if Stats.exact < opts.min_exact and not opts.same_as:

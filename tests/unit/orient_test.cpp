@@ -1,6 +1,7 @@
 // Native operators: algebraic properties and pixel equality with ImageMagick's own functions.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "tests/unit/helpers.h"
@@ -70,4 +71,32 @@ TEST_CASE("every native operator agrees with ImageMagick's option table") {
             bool list = (oi.flags & ListOperatorOptionFlag) != 0;
             CHECK(list == (spec->kind == ops::OpKind::list));
         }
+}
+
+TEST_CASE("native pixels handed to ImageMagick are opaque where the image has no alpha") {
+    // ImportImagePixels sets only its map's channels; a cache allocated where freed memory held
+    // anything else once left the opacity of an opaque image as that garbage, which some of
+    // ImageMagick's operators read (-enhance weighs neighbours by it). Dirty the heap with
+    // blocks of the cache's size first, so that the cache reuses them.
+    for (mtool::Layout layout : {mtool::Layout{3, false}, mtool::Layout{1, false}}) {
+        MImage img = synthetic(300, 200, layout, 1, [](int x, int y, int c) {
+            return static_cast<float>((x + y + c) % 7) / 7.0f;
+        });
+        const size_t bytes = 300 * 200 * sizeof(PixelPacket);
+        for (int k = 0; k < 3; ++k) {
+            void* p = std::malloc(bytes);
+            std::memset(p, 0xAB, bytes);
+            std::free(p);
+        }
+        Diagnostics d;
+        ::Image* im = img.make_magick(d);
+        magick::Exception ex;
+        bool opaque = true;
+        for (size_t y = 0; y < im->rows && opaque; ++y) {
+            const PixelPacket* q = GetVirtualPixels(im, 0, static_cast<ssize_t>(y), im->columns, 1, ex);
+            REQUIRE(q);
+            for (size_t x = 0; x < im->columns; ++x) opaque &= q[x].opacity == OpaqueOpacity;
+        }
+        CHECK(opaque);
+    }
 }

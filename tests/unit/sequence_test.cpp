@@ -59,3 +59,39 @@ TEST_CASE("delete indexes skip reversed ranges and missing images, as DeleteImag
     mtool::exec::delete_indexes("-2--1", list);
     CHECK(names(list) == "67");
 }
+
+TEST_CASE("a run that does not follow its plan is reported") {
+    using mtool::exec::PlanEntry;
+    using K = PlanEntry::Kind;
+    const std::vector<PlanEntry> plan = {
+        {K::read, 0, "a.jpg", "", "native", "", "", "JPEG", "", "640x480"},
+        {K::step, 1, "-blur", "0x1", "native", "", "neighbourhood", "", "[0] 640x480", "640x480"},
+        {K::step, 3, "-trim", "", "native", "", "whole-image", "", "[0] 640x480", "?<=640x480"},
+        {K::write, 4, "o.png", "", mtool::exec::kEitherEngine, "pixels", "", "PNG", "?<=640x480", ""}};
+    CHECK(mtool::exec::plan_differences(plan, plan).empty());
+    std::vector<PlanEntry> ran = plan;
+    ran[2].output = "600x400";      // a bound is not a prediction
+    ran[3].engine = "ImageMagick";  // the pixels decided
+    ran[3].input = "600x400";
+    CHECK(mtool::exec::plan_differences(plan, ran).empty());
+    ran[1].engine = "ImageMagick";
+    ran[1].reason = "declined when run: alpha";
+    auto d = mtool::exec::plan_differences(plan, ran);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0] == "#1 -blur: planned native, ran ImageMagick (declined when run: alpha)");
+    ran = plan;
+    ran[0].output = "146x112";
+    d = mtool::exec::plan_differences(plan, ran);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0] == "#0 a.jpg: planned 640x480, gave 146x112");
+    ran = plan;
+    ran.pop_back();
+    d = mtool::exec::plan_differences(plan, ran);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].rfind("planned, not run: #4 write 'o.png'", 0) == 0);
+    ran = plan;
+    ran[2].what = "-negate";
+    d = mtool::exec::plan_differences(plan, ran);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].rfind("planned #3 -trim", 0) == 0);
+}
