@@ -20,10 +20,12 @@ struct ProgressSink {
 /// The sink of the operator running on this (the calling) thread; nullptr without -monitor.
 inline thread_local ProgressSink* progress_sink = nullptr;
 
-/// `grain`: the least work units worth a thread of their own (rows: 64; strips: 1).
+/// `grain`: the least work units worth a thread of their own (rows: 64; strips: 1). A thread
+/// is started per call: an image of fewer than two grains runs on the calling thread (a batch
+/// of small images spent more on starting threads than on their pixels).
 template <class Fn>
 void parallel_rows(int n, int threads, Fn&& fn, int grain = 64) {
-    threads = std::max(1, std::min(threads, n / grain + (grain > 1 ? 1 : 0)));
+    threads = std::max(1, std::min(threads, n / grain));
     ProgressSink* sink = progress_sink;
     std::atomic<long> done{0};
     auto run = [&](int a, int b) {
