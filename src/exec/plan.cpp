@@ -30,38 +30,159 @@ Image header_like(const Image& in, size_t w, size_t h) {
 
 /// Operators that keep the image's size (ImageMagick's, by what they do).
 bool keeps_size(const std::string& o) {
-    return one_of(o, {"-adaptive-blur", "-adaptive-sharpen", "-annotate", "-auto-gamma", "-auto-level",
-                      "-black-threshold", "-blue-shift", "-blur", "-brightness-contrast", "-cdl", "-channel-fx",
-                      "-charcoal", "-clamp", "-clip", "+clip", "-clip-mask", "+clip-mask", "-clip-path",
-                      "+clip-path", "-color-matrix", "-colors", "-colorspace", "-contrast", "+contrast",
-                      "-contrast-stretch", "-convolve", "-cycle", "-decipher", "-despeckle", "-dither",
-                      "-draw", "-edge", "-emboss", "-encipher", "-enhance", "-equalize", "-evaluate",
-                      "-flip", "-flop", "-floodfill", "-function", "-fx", "-gamma", "-gaussian-blur",
-                      "-grayscale", "-identify", "+identify", "-implode", "-lat", "-level", "+level",
-                      "-level-colors", "+level-colors", "-linear-stretch", "-mask", "+mask", "-median",
-                      "-mode", "-modulate", "-monochrome", "+monochrome", "-morphology", "-motion-blur",
-                      "-negate", "+negate", "-noise", "+noise", "-normalize", "-opaque", "+opaque",
-                      "-ordered-dither", "-paint", "-posterize", "-print", "-profile", "+profile",
-                      "-radial-blur", "-raise", "+raise", "-random-threshold", "-recolor", "-remap",
-                      "+remap", "-map", "-repage", "+repage", "-rotational-blur", "-segment",
-                      "-selective-blur", "-sepia-tone", "-set", "+set", "-shade", "+shade", "-sharpen",
-                      "-sigmoidal-contrast", "+sigmoidal-contrast", "-sketch", "-solarize", "-sparse-color",
-                      "-spread", "-statistic", "-strip", "-swirl", "-threshold", "+threshold", "-tint",
-                      "-transparent", "+transparent", "-type", "-unsharp", "-vignette", "-white-threshold",
-                      "-alpha", "+alpha", "-comment", "+comment", "-label", "+label", "-orient", "-quantize"});
+    return one_of(o, {"-adaptive-blur",
+                      "-adaptive-sharpen",
+                      "-annotate",
+                      "-auto-gamma",
+                      "-auto-level",
+                      "-black-threshold",
+                      "-blue-shift",
+                      "-blur",
+                      "-brightness-contrast",
+                      "-cdl",
+                      "-channel-fx",
+                      "-charcoal",
+                      "-clamp",
+                      "-clip",
+                      "+clip",
+                      "-clip-mask",
+                      "+clip-mask",
+                      "-clip-path",
+                      "+clip-path",
+                      "-color-matrix",
+                      "-colors",
+                      "-colorspace",
+                      "-contrast",
+                      "+contrast",
+                      "-contrast-stretch",
+                      "-convolve",
+                      "-cycle",
+                      "-decipher",
+                      "-despeckle",
+                      "-dither",
+                      "-draw",
+                      "-edge",
+                      "-emboss",
+                      "-encipher",
+                      "-enhance",
+                      "-equalize",
+                      "-evaluate",
+                      "-flip",
+                      "-flop",
+                      "-floodfill",
+                      "-function",
+                      "-fx",
+                      "-gamma",
+                      "-gaussian-blur",
+                      "-grayscale",
+                      "-identify",
+                      "+identify",
+                      "-implode",
+                      "-lat",
+                      "-level",
+                      "+level",
+                      "-level-colors",
+                      "+level-colors",
+                      "-linear-stretch",
+                      "-mask",
+                      "+mask",
+                      "-median",
+                      "-mode",
+                      "-modulate",
+                      "-monochrome",
+                      "+monochrome",
+                      "-morphology",
+                      "-motion-blur",
+                      "-negate",
+                      "+negate",
+                      "-noise",
+                      "+noise",
+                      "-normalize",
+                      "-opaque",
+                      "+opaque",
+                      "-ordered-dither",
+                      "-paint",
+                      "-posterize",
+                      "-print",
+                      "-profile",
+                      "+profile",
+                      "-radial-blur",
+                      "-raise",
+                      "+raise",
+                      "-random-threshold",
+                      "-recolor",
+                      "-remap",
+                      "+remap",
+                      "-map",
+                      "-repage",
+                      "+repage",
+                      "-rotational-blur",
+                      "-segment",
+                      "-selective-blur",
+                      "-sepia-tone",
+                      "-set",
+                      "+set",
+                      "-shade",
+                      "+shade",
+                      "-sharpen",
+                      "-sigmoidal-contrast",
+                      "+sigmoidal-contrast",
+                      "-sketch",
+                      "-solarize",
+                      "-sparse-color",
+                      "-spread",
+                      "-statistic",
+                      "-strip",
+                      "-swirl",
+                      "-threshold",
+                      "+threshold",
+                      "-tint",
+                      "-transparent",
+                      "+transparent",
+                      "-type",
+                      "-unsharp",
+                      "-vignette",
+                      "-white-threshold",
+                      "-alpha",
+                      "+alpha",
+                      "-comment",
+                      "+comment",
+                      "-label",
+                      "+label",
+                      "-orient",
+                      "-quantize"});
 }
 
 /// Demand class of an operator ImageMagick runs without an mtool spec.
 const char* bridged_class(const std::string& o) {
-    if (one_of(o, {"-adaptive-blur", "-adaptive-sharpen", "-charcoal", "-convolve", "-despeckle", "-edge",
-                   "-emboss", "-median", "-mode", "-morphology", "-motion-blur", "-noise", "-paint",
-                   "-radial-blur", "-rotational-blur", "-selective-blur", "-shade", "-sketch", "-spread",
-                   "-statistic", "-lat"}))
+    if (one_of(o, {"-adaptive-blur",
+                   "-adaptive-sharpen",
+                   "-charcoal",
+                   "-convolve",
+                   "-despeckle",
+                   "-edge",
+                   "-emboss",
+                   "-median",
+                   "-mode",
+                   "-morphology",
+                   "-motion-blur",
+                   "-noise",
+                   "-paint",
+                   "-radial-blur",
+                   "-rotational-blur",
+                   "-selective-blur",
+                   "-shade",
+                   "-sketch",
+                   "-spread",
+                   "-statistic",
+                   "-lat"}))
         return "neighbourhood";
-    if (one_of(o, {"-evaluate", "-function", "-solarize", "-sigmoidal-contrast", "+sigmoidal-contrast",
-                   "-posterize", "-sepia-tone", "-tint", "-black-threshold", "-white-threshold", "-opaque",
-                   "+opaque", "-transparent", "+transparent", "-cdl", "-color-matrix", "-level-colors",
-                   "+level-colors", "-cycle", "-random-threshold", "-ordered-dither"}))
+    if (one_of(o, {"-evaluate",           "-function",        "-solarize",   "-sigmoidal-contrast",
+                   "+sigmoidal-contrast", "-posterize",       "-sepia-tone", "-tint",
+                   "-black-threshold",    "-white-threshold", "-opaque",     "+opaque",
+                   "-transparent",        "+transparent",     "-cdl",        "-color-matrix",
+                   "-level-colors",       "+level-colors",    "-cycle",      "-random-threshold",
+                   "-ordered-dither"}))
         return "pointwise";
     if (one_of(o, {"-strip", "-profile", "+profile", "-set", "+set", "-comment", "+comment", "-label",
                    "+label", "-orient", "-repage", "+repage", "-identify", "+identify", "-print"}))
@@ -118,13 +239,17 @@ int kernel_radius(const std::string& geometry) {
 
 bool plan_may_ping(const std::string& magick) {
     static const char* const safe[] = {
-        "JPEG", "JPG",  "PNG",     "PNG8",   "PNG24", "PNG32", "PNG48", "PNG64",  "GIF",  "GIF87",
-        "TIFF", "TIF",  "TIFF64",  "PTIF",   "BMP",   "BMP2",  "BMP3",  "PPM",    "PGM",  "PBM",
-        "PNM",  "PAM",  "WEBP",    "ICO",    "TGA",   "PSD",   "MIFF",  "PCX",    "SGI",  "JP2",
-        "J2K",  "JPC",  "DDS",     "EXR",    "HDR",   "XPM",   "XBM",   "FITS",   "DPX",  "SUN",
-        "RAS",  "WBMP", "VIFF",    "FARBFELD", "FF",  "XC",    "CANVAS", "ROSE",  "LOGO", "GRANITE",
-        "NETSCAPE", "WIZARD", "GRADIENT", "RADIAL-GRADIENT", "PATTERN", "HALD", "NULL", "LABEL",
-        "CAPTION", "PLASMA", "CHECKERBOARD", "TXT"};
+        "JPEG",         "JPG",      "PNG",      "PNG8",   "PNG24",    "PNG32",
+        "PNG48",        "PNG64",    "GIF",      "GIF87",  "TIFF",     "TIF",
+        "TIFF64",       "PTIF",     "BMP",      "BMP2",   "BMP3",     "PPM",
+        "PGM",          "PBM",      "PNM",      "PAM",    "WEBP",     "ICO",
+        "TGA",          "PSD",      "MIFF",     "PCX",    "SGI",      "JP2",
+        "J2K",          "JPC",      "DDS",      "EXR",    "HDR",      "XPM",
+        "XBM",          "FITS",     "DPX",      "SUN",    "RAS",      "WBMP",
+        "VIFF",         "FARBFELD", "FF",       "XC",     "CANVAS",   "ROSE",
+        "LOGO",         "GRANITE",  "NETSCAPE", "WIZARD", "GRADIENT", "RADIAL-GRADIENT",
+        "PATTERN",      "HALD",     "NULL",     "LABEL",  "CAPTION",  "PLASMA",
+        "CHECKERBOARD", "TXT"};
     for (const char* s : safe)
         if (strcasecmp(magick.c_str(), s) == 0) return true;
     return false;
@@ -144,8 +269,8 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
         if (!native) demand += ", whole image in ImageMagick";
         return out;
     };
-    if (one_of(option, {"-resize", "-thumbnail", "-sample", "-scale", "-adaptive-resize", "-interpolative-resize",
-                        "-liquid-rescale"})) {
+    if (one_of(option, {"-resize", "-thumbnail", "-sample", "-scale", "-adaptive-resize",
+                        "-interpolative-resize", "-liquid-rescale"})) {
         RectangleInfo g{};
         ParseRegionGeometry(s, arg.c_str(), &g, ex);
         if (g.width == 0 || g.height == 0) return finish("geometric", unknown(in));
@@ -164,7 +289,8 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
             return finish("metadata", {std::move(out)});
         }
         if (g.width == 0 || g.height == 0) return finish("geometric", unknown(in));
-        return finish("geometric (resampled)", {in.header_scaled(static_cast<int>(g.width), static_cast<int>(g.height))});
+        return finish("geometric (resampled)",
+                      {in.header_scaled(static_cast<int>(g.width), static_cast<int>(g.height))});
     }
     if (option == "-separate") {
         // One gray image per selected channel.
@@ -183,6 +309,25 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
         return finish("pointwise (a channel each)", std::move(out));
     }
     if (option == "-crop") {
+        // Tiles are listed up to a point: a plan of 1x1 tiles of a large image would hold
+        // millions of headers. Beyond it the plan keeps one, of the tile size, and says how many.
+        RectangleInfo g{};
+        const MagickStatusType flags = ParseGravityGeometry(s, arg.c_str(), &g, ex);
+        double tiles = 1;
+        if (flags & AreaValue)
+            tiles = std::max<double>(g.width, 1) * std::max<double>(g.height, 1);
+        else if (!(flags & (XValue | YValue)) && g.width && g.height)
+            tiles = std::ceil(static_cast<double>(cols) / g.width) *
+                    std::ceil(static_cast<double>(rows) / g.height);
+        constexpr double kMaxTiles = 4096;
+        if (tiles > kMaxTiles) {
+            Image one = header_like(in, flags & AreaValue ? cols / std::max<size_t>(g.width, 1) + 1 : g.width,
+                                    flags & AreaValue ? rows / std::max<size_t>(g.height, 1) + 1 : g.height);
+            mark_unknown(one, false);  // it stands for many: no bound for what follows
+            demand = "geometric, " + std::to_string(static_cast<long long>(tiles)) + " tiles (one shown)";
+            if (!native) demand += ", whole image in ImageMagick";
+            return {std::move(one)};
+        }
         ops::OpCall call{option, args, info, ctx};
         return finish("geometric (a rectangle, or tiles)", ops::crop_headers(in, call));
     }
@@ -245,7 +390,8 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
         const double r = q * M_PI / 180.0;
         const double w = std::fabs(cols * std::cos(r)) + std::fabs(rows * std::sin(r)),
                      h = std::fabs(cols * std::sin(r)) + std::fabs(rows * std::cos(r));
-        Image out = header_like(in, static_cast<size_t>(std::ceil(w)) + 2, static_cast<size_t>(std::ceil(h)) + 2);
+        Image out =
+            header_like(in, static_cast<size_t>(std::ceil(w)) + 2, static_cast<size_t>(std::ceil(h)) + 2);
         mark_unknown(out, true);
         return finish("geometric", {std::move(out)});
     }
@@ -271,8 +417,9 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
         // The layout changes the plan knows: they decide later steps' engines.
         if ((option == "-colorspace" && is("gray")) || (option == "-type" && is("grayscale")) ||
             option == "-grayscale" || option == "-monochrome")
-            o->colorspace = option == "-grayscale" && strcasestr(arg.c_str(), "luminance") ? LinearGRAYColorspace
-                                                                                          : GRAYColorspace;
+            o->colorspace = option == "-grayscale" && strcasestr(arg.c_str(), "luminance")
+                                ? LinearGRAYColorspace
+                                : GRAYColorspace;
         else if (option == "-colorspace") {
             const ssize_t cs = ParseCommandOption(MagickColorspaceOptions, MagickFalse, arg.c_str());
             if (cs >= 0) o->colorspace = static_cast<ColorspaceType>(cs);
@@ -298,13 +445,22 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
         std::string cls = bridged_class(option);
         if (spec) {
             switch (spec->demand) {
-                case ops::Demand::pointwise: cls = "pointwise"; break;
-                case ops::Demand::neighbourhood: cls = "neighbourhood"; break;
-                case ops::Demand::whole_image: cls = "whole-image"; break;
-                case ops::Demand::metadata: cls = "metadata"; break;
+                case ops::Demand::pointwise:
+                    cls = "pointwise";
+                    break;
+                case ops::Demand::neighbourhood:
+                    cls = "neighbourhood";
+                    break;
+                case ops::Demand::whole_image:
+                    cls = "whole-image";
+                    break;
+                case ops::Demand::metadata:
+                    cls = "metadata";
+                    break;
             }
         }
-        if (cls == "neighbourhood" && kernel_radius(arg) >= 0) cls += ", radius " + std::to_string(kernel_radius(arg));
+        if (cls == "neighbourhood" && kernel_radius(arg) >= 0)
+            cls += ", radius " + std::to_string(kernel_radius(arg));
         return finish(cls.c_str(), {std::move(out)});
     }
     // Distortions, shears, -resample, effects that change the size: only running tells.
@@ -335,8 +491,8 @@ std::vector<Image> predict_simple(const std::string& option, const std::vector<s
 
 namespace {
 
-void predict_list_known(const std::string& option, const std::vector<std::string>& args, std::vector<Image>& list,
-                        ::ImageInfo* info, Context& ctx, std::string& demand);
+void predict_list_known(const std::string& option, const std::vector<std::string>& args,
+                        std::vector<Image>& list, ::ImageInfo* info, Context& ctx, std::string& demand);
 
 }  // namespace
 
@@ -346,28 +502,31 @@ void predict_list(const std::string& option, const std::vector<std::string>& arg
     predict_list_known(option, args, list, info, ctx, demand);
     if (!native && gray)
         for (Image& o : list)
-            if (layout_of(o.shell()).gray()) SetImageArtifact(o.shell(), kPlanPixels, "colour pixels may be labelled Gray");
+            if (layout_of(o.shell()).gray())
+                SetImageArtifact(o.shell(), kPlanPixels, "colour pixels may be labelled Gray");
 }
 
-const char* pixels_decide(const ::Image* image) { return image ? GetImageArtifact(image, kPlanPixels) : nullptr; }
+const char* pixels_decide(const ::Image* image) {
+    return image ? GetImageArtifact(image, kPlanPixels) : nullptr;
+}
 
 namespace {
 
-void predict_list_known(const std::string& option, const std::vector<std::string>& args, std::vector<Image>& list,
-                        ::ImageInfo* info, Context& ctx, std::string& demand) {
+void predict_list_known(const std::string& option, const std::vector<std::string>& args,
+                        std::vector<Image>& list, ::ImageInfo* info, Context& ctx, std::string& demand) {
     demand = "list";
     if (list.empty()) return;
-    const bool any_unknown = std::any_of(list.begin(), list.end(), [](const Image& i) { return !plan_known(i.shell()); });
-    const bool any_unbounded = std::any_of(list.begin(), list.end(), [](const Image& i) {
-        return plan_geometry(i.shell()) == "?";
-    });
+    const bool any_unknown =
+        std::any_of(list.begin(), list.end(), [](const Image& i) { return !plan_known(i.shell()); });
+    const bool any_unbounded =
+        std::any_of(list.begin(), list.end(), [](const Image& i) { return plan_geometry(i.shell()) == "?"; });
     const bool pages_unknown = std::any_of(list.begin(), list.end(), [](const Image& i) {
         return GetImageArtifact(i.shell(), kPlanPage) != nullptr || !plan_known(i.shell());
     });
     const ops::OpSpec* spec = ops::find(option);
     if (spec && spec->run_list &&
-        one_of(option, {"-delete", "+delete", "-swap", "+swap", "-insert", "+insert", "-duplicate", "+duplicate",
-                        "-reverse"})) {
+        one_of(option, {"-delete", "+delete", "-swap", "+swap", "-insert", "+insert", "-duplicate",
+                        "+duplicate", "-reverse"})) {
         // They move images, never pixels: the native run works on headers as on images.
         ops::OpCall call{option, args, info, ctx};
         try {
@@ -406,7 +565,8 @@ void predict_list_known(const std::string& option, const std::vector<std::string
                                                   strcasecmp(args[0].c_str(), "flatten") == 0);
     if (flatten) {
         const ::Image* f = list.front().shell();
-        const size_t w = f->page.width ? f->page.width : f->columns, h = f->page.height ? f->page.height : f->rows;
+        const size_t w = f->page.width ? f->page.width : f->columns,
+                     h = f->page.height ? f->page.height : f->rows;
         demand = "list (whole images, composed)";
         const bool unknown_page = GetImageArtifact(f, kPlanPage) != nullptr;
         result(w, h, alpha);
@@ -422,7 +582,8 @@ void predict_list_known(const std::string& option, const std::vector<std::string
         const bool merge = layers("merge");
         const ::Image* f = list.front().shell();
         ssize_t x0 = merge ? f->page.x : 0, y0 = merge ? f->page.y : 0;
-        ssize_t x1 = merge ? x0 : static_cast<ssize_t>(f->page.width), y1 = merge ? y0 : static_cast<ssize_t>(f->page.height);
+        ssize_t x1 = merge ? x0 : static_cast<ssize_t>(f->page.width),
+                y1 = merge ? y0 : static_cast<ssize_t>(f->page.height);
         for (const Image& i : list) {
             const ::Image* s = i.shell();
             if (merge) {
@@ -443,10 +604,12 @@ void predict_list_known(const std::string& option, const std::vector<std::string
         result(f->columns, f->rows, f->matte != MagickFalse);
         return;
     }
-    if (option == "-coalesce" || (option == "-layers" && !args.empty() && strcasecmp(args[0].c_str(), "coalesce") == 0)) {
+    if (option == "-coalesce" ||
+        (option == "-layers" && !args.empty() && strcasecmp(args[0].c_str(), "coalesce") == 0)) {
         // Every frame on the first one's canvas.
         const ::Image* f = list.front().shell();
-        const size_t w = f->page.width ? f->page.width : f->columns, h = f->page.height ? f->page.height : f->rows;
+        const size_t w = f->page.width ? f->page.width : f->columns,
+                     h = f->page.height ? f->page.height : f->rows;
         const MagickBooleanType matte = f->matte;
         for (Image& i : list) {
             // CoalesceImages: the first frame's canvas and alpha, direct colour.
@@ -516,7 +679,8 @@ std::vector<std::string> plan_differences(const std::vector<PlanEntry>& planned,
             break;
         }
         const std::string at = "#" + std::to_string(p.arg) + " " + p.what;
-        if (p.engine != r.engine && !(p.engine == kEitherEngine && (r.engine == "native" || r.engine == "ImageMagick")))
+        if (p.engine != r.engine &&
+            !(p.engine == kEitherEngine && (r.engine == "native" || r.engine == "ImageMagick")))
             out.push_back(at + ": planned " + p.engine + (p.reason.empty() ? "" : " (" + p.reason + ")") +
                           ", ran " + r.engine + (r.reason.empty() ? "" : " (" + r.reason + ")"));
         if (p.output.find('?') == std::string::npos && p.output != r.output)

@@ -146,6 +146,12 @@ out=$("$MTOOL" plan missing.jpg o.png); rc=$?
 check "plan of a missing file: exit 1 ($rc)" [ "$rc" = 1 ]
 check "plan of a missing file: ImageMagick's error ($out)" grep -q "fails: unable to open image .missing.jpg'" <<<"$out"
 
+# A plan stays cheap: 4.8 million 1x1 tiles are counted, not listed.
+/usr/bin/time -f %M -o rss.txt "$MTOOL" plan big.jpg -crop 1x1 +repage -append o.png >plan.txt
+check "plan of 4.8M tiles: counted ($(grep -o '[0-9]* tiles (one shown)' plan.txt))" grep -q "4800000 tiles (one shown)" plan.txt
+check "plan of 4.8M tiles: peak RSS $(cat rss.txt) KB < 100 MB" [ "$(cat rss.txt)" -lt 100000 ]
+check "plan of 4.8M tiles: what follows is unknown" grep -q "write 'o.png'.* <- ?$" plan.txt
+
 # No side effects.
 rm -f o.png o.jpg w.png
 "$MTOOL" plan big.jpg -write w.png -negate o.png >/dev/null
