@@ -16,6 +16,7 @@ namespace {
 constexpr const char* kPlanGeometry = "mtool:plan-geometry";
 constexpr const char* kPlanPixels = "mtool:plan-pixels";
 constexpr const char* kPlanPage = "mtool:plan-page";
+constexpr size_t kMaxListed = 4096;  ///< images a plan lists; beyond, one stands for them
 
 bool one_of(const std::string& option, std::initializer_list<const char*> names) {
     for (const char* n : names)
@@ -319,8 +320,7 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
         else if (!(flags & (XValue | YValue)) && g.width && g.height)
             tiles = std::ceil(static_cast<double>(cols) / g.width) *
                     std::ceil(static_cast<double>(rows) / g.height);
-        constexpr double kMaxTiles = 4096;
-        if (tiles > kMaxTiles) {
+        if (tiles > static_cast<double>(kMaxListed)) {
             Image one = header_like(in, flags & AreaValue ? cols / std::max<size_t>(g.width, 1) + 1 : g.width,
                                     flags & AreaValue ? rows / std::max<size_t>(g.height, 1) + 1 : g.height);
             mark_unknown(one, false);  // it stands for many: no bound for what follows
@@ -528,9 +528,22 @@ void predict_list_known(const std::string& option, const std::vector<std::string
         one_of(option, {"-delete", "+delete", "-swap", "+swap", "-insert", "+insert", "-duplicate",
                         "+duplicate", "-reverse"})) {
         // They move images, never pixels: the native run works on headers as on images.
+        // -duplicate's count first: a plan holds headers, not millions of them.
+        if (option == "-duplicate" && !args.empty() &&
+            std::strtod(args[0].c_str(), nullptr) * static_cast<double>(list.size()) >
+                static_cast<double>(kMaxListed)) {
+            const double n = std::strtod(args[0].c_str(), nullptr);
+            list.resize(1);
+            mark_unknown(list.front(), false);
+            demand = "list (moves images), about " + std::to_string(static_cast<long long>(n)) +
+                     " copies (one shown)";
+            return;
+        }
         ops::OpCall call{option, args, info, ctx};
         try {
             spec->run_list(list, call);
+        } catch (const Error& e) {
+            ctx.diag.add(e);  // the run's error, reported by the plan
         } catch (...) {
         }
         demand = "list (moves images)";

@@ -242,9 +242,10 @@ bool Executor::plan_read(const ::ImageInfo* info, const std::string& filename, I
     bool gen = false;
     for (const char* g : generated) gen |= magick == g;
     // A plain name that does not exist: ImageMagick's reader fails on it without opening anything.
-    const bool missing = magick.empty() && !t.path.empty() && t.path != "-" &&
-                         ::stat(t.path.c_str(), &st) != 0 && errno == ENOENT &&
-                         filename.find_first_of("%[*?") == std::string::npos;
+    // Not a name ImageMagick reads something else for: fd:N, |command, a prefix it knows.
+    const bool missing = magick.empty() && !t.path.empty() && t.path != "-" && filename[0] != '|' &&
+                         filename.find_first_of("%[*?:") == std::string::npos &&
+                         ::stat(t.path.c_str(), &st) != 0 && errno == ENOENT;
     if (!missing && (!plan_may_ping(magick) || (!gen && !regular))) {
         magick::Exception sans;
         Image unknown(magick::ImagePtr(AcquireImage(info)));

@@ -170,6 +170,14 @@ cat >script.msl <<EOF
 EOF
 "$MTOOL" plan msl:script.msl o.png >/dev/null 2>&1
 check "plan of an MSL script: not run" [ ! -e msl-out.png ]
+out=$(sleep 30 | timeout 10 "$MTOOL" plan fd:0 o.png); rc=$?
+check "plan of fd:0: not read, no wait (exit $rc)" [ "$rc" = 0 ]
+check "plan of fd:0: known only when read" grep -q "read 'fd:0': header known only when read" <<<"$out"
+cat rose.png | "$MTOOL" -debug plan fd:0 fd.png 2>/dev/null
+check "-debug plan of fd:0: the run still reads it" [ "$(/usr/bin/identify -format %wx%h fd.png 2>/dev/null)" = 70x46 ]
+/usr/bin/time -f %M -o rss.txt timeout 20 "$MTOOL" plan rose.png -duplicate 1000000 o.png >plan.txt
+check "plan of a million duplicates: counted, RSS $(cat rss.txt) KB" grep -q "about 1000000 copies (one shown)" plan.txt
+check "plan of a million duplicates: peak RSS < 100 MB" [ "$(cat rss.txt)" -lt 100000 ]
 out=$("$MTOOL" plan - o.png < big.jpg)
 check "plan of stdin: known only when read" grep -q "read '-': header known only when read" <<<"$out"
 # Under -debug plan the run gives what it gives without: same file, same messages, same exit.
