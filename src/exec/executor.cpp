@@ -461,16 +461,19 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
             if (const char* d = spec->declines(images[index], call)) why = d;
         }
         bool native = why.empty();
-        PlanEntry entry{PlanEntry::Kind::step,
-                        seg_base_ + (i - count),
-                        option,
-                        join_args(call.args),
-                        native ? "native" : "ImageMagick",
-                        why,
-                        "",
-                        "",
-                        "[" + std::to_string(index) + "] " + plan_geometry(images[index].shell()),
-                        ""};
+        // The step's plan entry (or the record of its run): only when one is being kept.
+        PlanEntry entry;
+        if (log_)
+            entry = PlanEntry{PlanEntry::Kind::step,
+                              seg_base_ + (i - count),
+                              option,
+                              join_args(call.args),
+                              native ? "native" : "ImageMagick",
+                              why,
+                              "",
+                              "",
+                              "[" + std::to_string(index) + "] " + plan_geometry(images[index].shell()),
+                              ""};
         ImageList produced;
         if (planning_) {
             // The plan: what this step would give, from the image's header.
@@ -660,6 +663,7 @@ bool Executor::mogrify_list(::ImageInfo* info, const std::vector<std::string>& s
         return true;
     }
     auto list_entry = [&](size_t at, const std::string& engine, const std::string& why) {
+        if (!log_) return PlanEntry{};  // nothing kept: no strings built for every list step
         const size_t n = segment_arity(seg[at], magick::option_info(seg[at]));
         return PlanEntry{PlanEntry::Kind::step,
                          seg_base_ + at,
