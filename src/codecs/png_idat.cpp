@@ -14,7 +14,7 @@ namespace {
 
 constexpr size_t kWindow = 32768;
 constexpr size_t kIdatSize = 32768;       // ImageMagick's compression buffer: its IDAT size
-constexpr size_t kChunkBytes = 2u << 20;  // filtered bytes per independently deflated chunk
+constexpr size_t kChunkBytes = 1u << 20;  // filtered bytes per independently deflated chunk
 
 // libpng's filter bits (png.h), kept here so this file does not depend on png.h.
 constexpr int kNone = 0x08, kSub = 0x10, kUp = 0x20, kAvg = 0x40, kPaeth = 0x80;

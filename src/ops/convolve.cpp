@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "src/ops/compose.h"
@@ -111,20 +112,77 @@ std::vector<double> normalised(std::vector<double> k) {
     return k;
 }
 
-/// out[j] += k * in[j]: the multiply-add every pass is made of. Element-wise, so vectorising it
-/// (AVX2 where the CPU has it; never FMA, which would round differently) keeps every sum's bits.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void add_scaled(double* __restrict out,
-                                                                             const double* __restrict in,
-                                                                             double k, size_t n) {
-    for (size_t j = 0; j < n; ++j) out[j] += k * in[j];
+/// out[j] = sum over taps i of k[i] * src[i][j] for j in [0, n): the multiply-add every pass is
+/// made of. Each sample sums its taps in order, from 0.0, exactly as a direct loop would (no
+/// reassociation, never FMA: -ffp-contract=off), so vectorising across samples keeps every sum's
+/// bits. Taps go in groups of kGroup: a block of samples is accumulated in registers over a
+/// group, then carried in `out` to the next (a partial sum stored and reloaded is the same
+/// double), so the rows a block reads stay few enough to stream from cache.
+constexpr int kGroup = 8;
+
+template <int V, int U>
+inline __attribute__((always_inline)) void taps_group(double* __restrict out, const double* const* src,
+                                                      const double* k, int ntaps, size_t n, bool carry) {
+    typedef double vec __attribute__((vector_size(V * sizeof(double))));
+    constexpr size_t block = static_cast<size_t>(V) * U;
+    size_t j = 0;
+    for (; j + block <= n; j += block) {
+        vec acc[U];
+        for (int u = 0; u < U; ++u) {
+            if (carry)
+                std::memcpy(&acc[u], out + j + u * V, sizeof(vec));
+            else
+                acc[u] = vec{} + 0.0;
+        }
+        for (int i = 0; i < ntaps; ++i) {
+            const double* s = src[i] + j;
+            const double ki = k[i];
+            for (int u = 0; u < U; ++u) {
+                vec x;
+                std::memcpy(&x, s + u * V, sizeof(vec));
+                acc[u] += ki * x;
+            }
+        }
+        for (int u = 0; u < U; ++u) std::memcpy(out + j + u * V, &acc[u], sizeof(vec));
+    }
+    for (; j < n; ++j) {
+        double acc = carry ? out[j] : 0.0;
+        for (int i = 0; i < ntaps; ++i) acc += k[i] * src[i][j];
+        out[j] = acc;
+    }
+}
+
+using TapsFn = void (*)(double*, const double* const*, const double*, int, size_t, bool);
+__attribute__((target("avx512f"))) void taps_avx512(double* out, const double* const* src, const double* k,
+                                                    int ntaps, size_t n, bool carry) {
+    taps_group<8, 4>(out, src, k, ntaps, n, carry);
+}
+__attribute__((target("avx2"))) void taps_avx2(double* out, const double* const* src, const double* k,
+                                               int ntaps, size_t n, bool carry) {
+    taps_group<4, 4>(out, src, k, ntaps, n, carry);
+}
+void taps_sse2(double* out, const double* const* src, const double* k, int ntaps, size_t n, bool carry) {
+    taps_group<2, 4>(out, src, k, ntaps, n, carry);
+}
+TapsFn pick_taps() {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return &taps_avx512;
+    if (__builtin_cpu_supports("avx2")) return &taps_avx2;
+    return &taps_sse2;
+}
+
+void taps(double* out, const double* const* src, const std::vector<double>& k, size_t n) {
+    static const TapsFn fn = pick_taps();
+    const int nt = static_cast<int>(k.size());
+    for (int g = 0; g < nt; g += kGroup) fn(out, src + g, k.data() + g, std::min(kGroup, nt - g), n, g > 0);
 }
 
 /// Horizontal pass of columns [x0, x1) of one row with replicated edges, in Q16 units. The row is
 /// widened once into `line`, padded by the kernel's radius of replicated pixels on each side; tap
-/// i then adds k[i] times the line shifted by i pixels, so each sample sums its taps in the same
-/// order as a direct loop would, with contiguous vector work instead of a clamp per tap.
+/// i then reads the line shifted by i pixels, so each sample sums its taps in the same order as
+/// a direct loop would, with contiguous vector work instead of a clamp per tap.
 void convolve_row(const Pixels& in, int y, const std::vector<double>& k, int x0, int x1,
-                  std::vector<double>& line, std::vector<double>& out) {
+                  std::vector<double>& line, std::vector<const double*>& at, double* out) {
     const int w = in.width(), ch = in.channels(), r = static_cast<int>(k.size() / 2);
     const uint8_t* row8 = in.row(y);
     const uint16_t* row16 = reinterpret_cast<const uint16_t*>(row8);
@@ -132,63 +190,113 @@ void convolve_row(const Pixels& in, int y, const std::vector<double>& k, int x0,
     const size_t n = static_cast<size_t>(x1 - x0) * ch;
     line.resize(n + 2 * static_cast<size_t>(r) * ch);
     double* l = line.data();
-    for (int x = x0 - r; x < x1 + r; ++x) {
+    const int inside0 = std::max(x0 - r, 0), inside1 = std::min(x1 + r, w);
+    auto widen = [&](int x) {
         const size_t from = static_cast<size_t>(std::clamp(x, 0, w - 1)) * ch;
         for (int c = 0; c < ch; ++c) *l++ = wide ? row16[from + c] : row8[from + c] * 257.0;
-    }
-    std::fill(out.begin(), out.begin() + n, 0.0);
-    for (size_t i = 0; i < k.size(); ++i) add_scaled(out.data(), line.data() + i * ch, k[i], n);
+    };
+    for (int x = x0 - r; x < inside0; ++x) widen(x);
+    const size_t from = static_cast<size_t>(inside0) * ch,
+                 count = static_cast<size_t>(inside1 - inside0) * ch;
+    if (wide)
+        for (size_t i = 0; i < count; ++i) l[i] = row16[from + i];
+    else
+        for (size_t i = 0; i < count; ++i) l[i] = row8[from + i] * 257.0;
+    l += count;
+    for (int x = inside1; x < x1 + r; ++x) widen(x);
+    at.resize(k.size());
+    for (size_t i = 0; i < k.size(); ++i) at[i] = line.data() + i * ch;
+    taps(out, at.data(), k, n);
 }
 
+/// ClampToQuantum of a finite sum (convolutions make no NaN), through a signed conversion, which
+/// vectorises where the unsigned one does not (the same value: it is at most 65535.5).
+inline int quantum_int(double q) {
+    q = q <= 0 ? 0 : (q >= kQuantumRange ? kQuantumRange : q);
+    return static_cast<int>(q + 0.5);
+}
+/// ImageMagick's Q16 rounding of an intermediate image, kept as a double.
+inline double quantum_round(double q) { return static_cast<double>(quantum_int(q)); }
+
 /// Separable convolution kx (rows) then ky (columns), all in double; `emit(y, x0, sums)` receives
-/// the samples of output row y from column x0 on. Threads take bands of rows, each with its own
-/// ring of row results: min(|ky|, height) rows, since rows past the edges repeat. The rings are
-/// working memory charged to the tier manager's budget; where full-width rings would take more
-/// than half of it, the image is done in vertical stripes narrow enough that they do not (but
-/// never narrower than 64 columns: a floor, as pinned strips are).
+/// the samples of output row y from column x0 on. With `mid_q16` the row results are rounded to
+/// Q16 first, as ImageMagick's -blur stores its first pass in a Q16 image (that image is never
+/// made: its rows exist only in the ring). Threads take bands of rows, each with its own ring of
+/// row results: min(|ky|, height) rows, since rows past the edges repeat. The image is done in
+/// vertical stripes: narrow enough that a ring stays in a core's cache (the column pass reads
+/// every ring row for every output row), but at least eight kernel radii wide (each stripe
+/// recomputes its margins); and narrow enough that the rings, working memory charged to the
+/// tier manager's budget, take at most half of it (never below 64 columns, a floor as pinned
+/// strips are).
 template <class Emit>
 void separable(const Pixels& in, const std::vector<double>& kx, const std::vector<double>& ky, int threads,
-               Emit&& emit) {
+               bool mid_q16, Emit&& emit) {
     const int w = in.width(), h = in.height(), ch = in.channels();
     const int ry = static_cast<int>(ky.size() / 2), n = static_cast<int>(ky.size());
+    const int rx = static_cast<int>(kx.size() / 2);
     const int slots = std::min(n, h);
-    const int workers = std::max(1, std::min(threads, h / 64 + 1));  // as parallel_rows decides
+    const int workers = std::max(1, std::min(threads, h / 64));  // as parallel_rows decides
     const uint64_t per_column = (static_cast<uint64_t>(slots) + 1) * ch * sizeof(double) * workers;
+    constexpr uint64_t kRingCache = 512 * 1024;  // half a core's L2 on the machines measured
+    const uint64_t cached = kRingCache / (static_cast<uint64_t>(slots) * ch * sizeof(double));
+    uint64_t stripe = std::clamp<uint64_t>(std::max<uint64_t>(cached, 8ull * std::max(rx, ry)), 1, w);
     const uint64_t budget = in.manager().budgets().memory;
     constexpr uint64_t kMinStripe = 64;
-    int stripe = w;
-    if (budget != cache::kUnlimited && per_column * w > budget / 2)
-        stripe = static_cast<int>(std::clamp<uint64_t>(
-            budget / 2 / per_column, std::min<uint64_t>(kMinStripe, w), static_cast<uint64_t>(w)));
+    if (budget != cache::kUnlimited && per_column * stripe > budget / 2)
+        stripe = std::clamp<uint64_t>(budget / 2 / per_column, std::min<uint64_t>(kMinStripe, w), stripe);
     cache::Scratch scratch(in.manager(), per_column * stripe);
-    for (int x0 = 0; x0 < w; x0 += stripe) {
-        const int x1 = std::min(w, x0 + stripe);
-        const size_t row_len = static_cast<size_t>(x1 - x0) * ch;
-        parallel_rows(h, threads, [&](int y0, int y1) {
-            std::vector<std::vector<double>> ring(slots, std::vector<double>(row_len));
-            std::vector<int> held(slots, -1);  // which source row each ring slot holds
-            std::vector<double> sum(row_len), line;
+    parallel_rows(h, threads, [&](int y0, int y1) {
+        const size_t max_len = static_cast<size_t>(stripe) * ch;
+        std::vector<double> ring(static_cast<size_t>(slots) * max_len);
+        std::vector<int> held(slots);
+        std::vector<double> sum(max_len), line;
+        std::vector<const double*> rows(n), at;
+        for (int x0 = 0; x0 < w; x0 += static_cast<int>(stripe)) {
+            const int x1 = std::min<int>(w, x0 + static_cast<int>(stripe));
+            const size_t row_len = static_cast<size_t>(x1 - x0) * ch;
+            std::fill(held.begin(), held.end(), -1);  // which source row each ring slot holds
+            sum.resize(row_len);
             for (int y = y0; y < y1; ++y) {
-                std::fill(sum.begin(), sum.end(), 0.0);
                 for (int i = 0; i < n; ++i) {
                     const int sy = std::clamp(y + i - ry, 0, h - 1);
                     const int slot = sy % slots;
+                    double* s = ring.data() + static_cast<size_t>(slot) * max_len;
                     if (held[slot] != sy) {
-                        convolve_row(in, sy, kx, x0, x1, line, ring[slot]);
+                        convolve_row(in, sy, kx, x0, x1, line, at, s);
+                        if (mid_q16)
+                            for (size_t j = 0; j < row_len; ++j) s[j] = quantum_round(s[j]);
                         held[slot] = sy;
                     }
-                    add_scaled(sum.data(), ring[slot].data(), ky[i], row_len);
+                    rows[i] = s;
                 }
+                taps(sum.data(), rows.data(), ky, row_len);
                 emit(y, static_cast<size_t>(x0) * ch, sum);
             }
-        });
-    }
+        }
+    });
 }
 
 /// Stores one row's sums from sample `at` on, fetching the row once.
 void store_row(Pixels& out, int y, size_t at, const std::vector<double>& s) {
     const RowOut o = row_out(out, y);
-    for (size_t i = 0; i < s.size(); ++i) o.store(at + i, s[i]);
+    const size_t n = s.size();
+    const double* v = s.data();
+    // RowOut::store (never alpha here: convolutions decline it), one loop per destination kind
+    // so that each vectorises.
+    if (o.wide) {
+        uint16_t* p = reinterpret_cast<uint16_t*>(o.p) + at;
+        for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint16_t>(quantum_int(v[i]));
+    } else if (o.round8) {
+        uint8_t* p = o.p + at;
+        for (size_t i = 0; i < n; ++i) {
+            const unsigned q = static_cast<unsigned>(quantum_int(v[i])) + 128u;
+            p[i] = static_cast<uint8_t>((q - (q >> 8)) >> 8);
+        }
+    } else {
+        uint8_t* p = o.p + at;
+        for (size_t i = 0; i < n; ++i)
+            p[i] = static_cast<uint8_t>(static_cast<unsigned>(quantum_int(v[i])) / 257u);
+    }
 }
 
 struct Args {
@@ -229,7 +337,7 @@ std::vector<Image> run_gaussian_blur(Image& in, OpCall& call) {
     std::vector<double> k = normalised(gaussian(width, a.sigma));
     auto out = std::make_shared<Pixels>(in.width(), in.height(), in.pixels().channels(),
                                         result_bps(in.pixels(), call.ctx));
-    separable(in.pixels(), k, k, call.ctx.threads,
+    separable(in.pixels(), k, k, call.ctx.threads, false,
               [&](int y, size_t at, const std::vector<double>& s) { store_row(*out, y, at, s); });
     return {in.derive(std::move(out))};
 }
@@ -238,11 +346,7 @@ std::vector<Image> run_gaussian_blur(Image& in, OpCall& call) {
 /// Q16 result, written into `out` (which may be 8-bit).
 void blur_into(const Pixels& in, Pixels& out, double radius, double sigma, int threads) {
     std::vector<double> k = normalised(blur_kernel(radius, sigma));
-    const std::vector<double> one{1.0};
-    Pixels mid(in.width(), in.height(), in.channels(), 2);
-    separable(in, k, one, threads,
-              [&](int y, size_t at, const std::vector<double>& s) { store_row(mid, y, at, s); });
-    separable(mid, one, k, threads,
+    separable(in, k, k, threads, true,
               [&](int y, size_t at, const std::vector<double>& s) { store_row(out, y, at, s); });
 }
 
@@ -270,7 +374,7 @@ std::vector<Image> run_sharpen(Image& in, OpCall& call) {
     const double A = (2 * S + G0) / (S + G0), B = 1.0 / (S + G0);
     const Pixels& src = in.pixels();
     auto out = std::make_shared<Pixels>(in.width(), in.height(), src.channels(), result_bps(src, call.ctx));
-    separable(src, g, g, call.ctx.threads, [&](int y, size_t at, const std::vector<double>& s) {
+    separable(src, g, g, call.ctx.threads, false, [&](int y, size_t at, const std::vector<double>& s) {
         const RowIn p = row_in(src, y);
         const RowOut o = row_out(*out, y);
         for (size_t i = 0; i < s.size(); ++i) o.store(at + i, A * p[at + i] - B * s[i]);
