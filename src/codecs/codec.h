@@ -28,6 +28,9 @@ struct ReadRequest {
     /// size the read would give (a reduced decode included, with its artifacts) and
     /// kPlanDecodeArtifact says how the file would be decoded.
     bool plan = false;
+    /// A pulled read (src/exec/stream.cpp): the codec may return an image whose rows are
+    /// decoded as they are asked for, front to back (a Pixels producer), instead of decoding it.
+    bool lazy = false;
 };
 
 /// On a planned read's shell: how the codec would decode it ("1/4 scale", "rows 484-1516").
@@ -37,6 +40,7 @@ inline constexpr const char* kPlanDecodeArtifact = "mtool:plan-decode";
 struct LoadHint {
     std::string shrink;  ///< ReadRequest::shrink_hint
     std::string crop;    ///< ReadRequest::crop_hint
+    bool lazy = false;   ///< ReadRequest::lazy
 };
 
 /// Set on the shell of an image decoded at a reduced size for the geometry step after the read
@@ -63,7 +67,11 @@ public:
     virtual bool read(uint8_t* dst, int n) = 0;
 };
 /// A row reader of a baseline or progressive RGB or gray JPEG; nullptr for anything else.
-std::unique_ptr<RowReader> jpeg_rows(const std::string& path);
+std::unique_ptr<RowReader> jpeg_rows(const std::string& path, unsigned shrink = 1);
+/// Pixels of a sequential JPEG decoded (at 1/shrink DCT scale) as its rows are asked for: a
+/// pulled read's image (ReadRequest::lazy). nullptr where the file is not one to pull (a
+/// progressive or CMYK file, a warning in its header) or decodes to other than w x h.
+std::shared_ptr<Pixels> pulled_pixels(const std::string& path, unsigned shrink, size_t w, size_t h);
 /// A row reader of a non-interlaced PNG, rows as read_png decodes them; nullptr otherwise.
 std::unique_ptr<RowReader> png_rows(const std::string& path);
 

@@ -297,6 +297,16 @@ Image read_jpeg(const ReadRequest& req) {
         SetImageArtifact(shell.get(), kPlanDecodeArtifact, how.c_str());
         return Image(std::move(shell));
     }
+    constexpr size_t kPullPixels = 4000000;  // smaller images gain nothing worth the second path
+    if (req.lazy && !region.any() && !req.file && !req.path.empty() &&
+        static_cast<size_t>(shell->columns) * shell->rows >= kPullPixels)
+        if (std::shared_ptr<Pixels> lazy = pulled_pixels(req.path, shrink, shell->columns, shell->rows)) {
+            ::Image* s = shell.get();
+            s->colorspace = lazy->channels() == 1 ? GRAYColorspace : sRGBColorspace;  // as below
+            s->matte = MagickFalse;
+            s->depth = 8;
+            return Image(std::move(shell), std::move(lazy));
+        }
     auto file = open_input(req);
     std::shared_ptr<Pixels> px;
     std::vector<Message> warnings;
@@ -338,7 +348,7 @@ public:
         if (open_) jpeg_destroy_decompress(&cinfo_);
         if (file_) std::fclose(file_);
     }
-    bool open(const std::string& path) {
+    bool open(const std::string& path, unsigned shrink = 1) {
         file_ = std::fopen(path.c_str(), "rb");
         if (!file_) return false;
         std::memset(&cinfo_, 0, sizeof cinfo_);
@@ -356,6 +366,10 @@ public:
         // scan): nothing to gain.
         if (jpeg_has_multiple_scans(&cinfo_)) return false;
         cinfo_.out_color_space = cinfo_.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+        if (shrink > 1) {
+            cinfo_.scale_num = 1;
+            cinfo_.scale_denom = shrink;
+        }
         jpeg_start_decompress(&cinfo_);
         width = static_cast<int>(cinfo_.output_width);
         height = static_cast<int>(cinfo_.output_height);
@@ -387,10 +401,51 @@ private:
 
 }  // namespace
 
-std::unique_ptr<RowReader> jpeg_rows(const std::string& path) {
+std::unique_ptr<RowReader> jpeg_rows(const std::string& path, unsigned shrink) {
     auto r = std::make_unique<JpegRows>();
-    if (!r->open(path)) return nullptr;
+    if (!r->open(path, shrink)) return nullptr;
     return r;
+}
+
+namespace {
+
+/// Rows of a pulled read, decoded as they are asked for. Anything a full decode would report (a
+/// warning, an error, a file that changed) ends the streamed run; the command then runs again
+/// with the ordinary read, which reports it.
+class PulledRows final : public Pixels::Producer {
+public:
+    PulledRows(std::string path, unsigned shrink, std::unique_ptr<RowReader> r)
+        : path_(std::move(path)),
+          shrink_(shrink),
+          reader_(std::move(r)),
+          w_(reader_->width),
+          h_(reader_->height),
+          ch_(reader_->channels) {}
+    void restart() override {
+        reader_ = jpeg_rows(path_, shrink_);
+        if (!reader_ || reader_->width != w_ || reader_->height != h_ || reader_->channels != ch_)
+            throw StreamAbort{};
+    }
+    void produce(Pixels& px, int y0, int y1) override {
+        for (int y = y0; y < y1; ++y)
+            if (!reader_->read(px.row(y), 1)) throw StreamAbort{};
+    }
+
+private:
+    std::string path_;
+    unsigned shrink_;
+    std::unique_ptr<RowReader> reader_;
+    int w_, h_, ch_;
+};
+
+}  // namespace
+
+std::shared_ptr<Pixels> pulled_pixels(const std::string& path, unsigned shrink, size_t w, size_t h) {
+    std::unique_ptr<RowReader> r = jpeg_rows(path, shrink);
+    if (!r || static_cast<size_t>(r->width) != w || static_cast<size_t>(r->height) != h) return nullptr;
+    auto px = std::make_shared<Pixels>(r->width, r->height, r->channels, 1);
+    px->set_producer(std::make_unique<PulledRows>(path, shrink, std::move(r)));
+    return px;
 }
 
 namespace {

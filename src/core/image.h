@@ -21,6 +21,11 @@ namespace mtool {
 /// JPEG writer does) instead of truncating (as PNG and -depth do).
 inline thread_local bool round_new_8bit = false;
 
+/// Thrown by a Pixels producer, or the streamed run it serves (src/exec/stream.cpp), that meets
+/// anything out of the ordinary (a damaged file, a warning): the command then runs again the
+/// ordinary way, which reports it as it would.
+struct StreamAbort {};
+
 /// Interleaved samples of one native image, stored in strips of whole rows that the tier
 /// manager (cache/tiers.h) keeps in memory or spills to its map and disk files.
 ///

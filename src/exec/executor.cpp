@@ -1047,6 +1047,8 @@ int Executor::convert_once(const std::vector<std::string>& raw) {
                         continue;
                     }
                 codecs::LoadHint hint;
+                hint.lazy = pull_read_;
+                pull_read_ = false;
                 if (i + 2 < argc - 1 && s.images.empty() && !pending_operator(args, j, i) &&
                     shrink_on_load(s.info.get(), filename)) {
                     if (args[i + 1] == "-thumbnail" || args[i + 1] == "-resize") hint.shrink = args[i + 2];

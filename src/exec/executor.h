@@ -24,9 +24,6 @@ int thread_limit();
 
 using ImageList = std::vector<Image>;
 
-/// Thrown when a streamed run (src/exec/stream.cpp) meets anything out of the ordinary: the
-/// command then runs again the ordinary way.
-struct StreamAbort {};
 /// Set on a thread computing a band of a streamed image: nothing may go to ImageMagick there.
 inline thread_local bool in_band = false;
 
@@ -82,6 +79,7 @@ private:
     /// nothing when the command is not one to stream (see src/exec/stream.cpp).
     std::optional<Image> stream_read(::ImageInfo* info, const std::vector<std::string>& args, size_t i);
     bool streaming_ = false;  ///< this run may stream
+    bool pull_read_ = false;  ///< stream_read chose a pulled read for the read it was asked about
     bool mogrify_one(::ImageInfo* info, const std::vector<std::string>& seg, ImageList& images,
                      size_t& index);
     /// Runs a token list through ImageMagick's MogrifyImageList (the bridge for list operators).

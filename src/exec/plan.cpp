@@ -668,6 +668,7 @@ std::string describe(const PlanEntry& e) {
         case PlanEntry::Kind::write:
             return s + "write '" + e.what + "' " + e.facts + ": " + how + " <- " + e.input;
         case PlanEntry::Kind::stream:
+            if (e.engine == "pulled") return s + "streamed, rows pulled through the step: " + e.reason;
             return s + "streamed band by band: " + how;
     }
     return s;

@@ -179,6 +179,7 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                                             ctx_,   hint.shrink, pinging != nullptr};
                     req.crop_hint = hint.crop;
                     req.plan = planning_;
+                    req.lazy = hint.lazy && !planning_ && !pinging;
                     out.push_back(codec->read(req));
                     read_native_ = true;
                     // As ReadImage under -verbose: the one-line summary of what was read.

@@ -226,6 +226,34 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     if (on && IsStringNotFalse(on) == MagickFalse) return no("-define mtool:stream=false");
     // The steps: known options, settings or band steps, each with its arguments.
     std::vector<std::string> steps(args.begin() + static_cast<long>(i + 1), args.end() - 1);
+    // IN -resize G [settings] OUT: the read is pulled. The ordinary run goes on with an image
+    // whose rows the JPEG decoder makes as the resize asks for them, and a resize result whose
+    // rows are made as the encoder asks for them (ops::resample_streamed); a PNG, progressive or
+    // small JPEG is read the ordinary way.
+    if (steps.size() >= 2 && steps[0] == "-resize") {
+        bool settings_only = true;
+        for (size_t k = 2; k < steps.size() && settings_only;) {
+            const magick::OptionInfo oi = magick::option_info(steps[k]);
+            if (!oi.known || oi.arity < 0 || k + 1 + static_cast<size_t>(oi.arity) > steps.size() ||
+                ((oi.flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag | FireOptionFlag)) &&
+                 steps[k] != "-define") ||  // (on the result: an artifact, no pixels)
+                steps[k] == "(" ||
+                steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" || steps[k] == "-monitor" ||
+                steps[k] == "-debug" || steps[k] == "-verbose" || steps[k] == "-respect-parentheses")
+                settings_only = false;
+            k += 1 + static_cast<size_t>(std::max(oi.arity, 0));
+        }
+        struct stat st {};
+        if (settings_only && ctx_.native_reads && !info->extract && ::stat(in.c_str(), &st) == 0 &&
+            S_ISREG(st.st_mode)) {
+            pull_read_ = !planning_;
+            record(PlanEntry{
+                PlanEntry::Kind::stream, i, in, "", "pulled",
+                "a sequential JPEG decoding to 4 megapixels or more: its rows as -resize asks for them", "",
+                "", "", ""});
+            return std::nullopt;
+        }
+    }
     int radius = 0;
     for (size_t k = 0; k < steps.size();) {
         const magick::OptionInfo oi = magick::option_info(steps[k]);

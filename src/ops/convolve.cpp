@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "src/ops/compose.h"
@@ -164,10 +166,13 @@ __attribute__((target("avx2"))) void taps_avx2(double* out, const double* const*
 void taps_sse2(double* out, const double* const* src, const double* k, int ntaps, size_t n, bool carry) {
     taps_group<2, 4>(out, src, k, ntaps, n, carry);
 }
+/// The widest path the CPU has; MTOOL_SIMD=avx2|sse2 picks a narrower one (the tests run each).
 TapsFn pick_taps() {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return &taps_avx512;
-    if (__builtin_cpu_supports("avx2")) return &taps_avx2;
+    const char* want = std::getenv("MTOOL_SIMD");
+    const std::string w = want ? want : "";
+    if (w != "avx2" && w != "sse2" && __builtin_cpu_supports("avx512f")) return &taps_avx512;
+    if (w != "sse2" && __builtin_cpu_supports("avx2")) return &taps_avx2;
     return &taps_sse2;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <deque>
 #include <vector>
 
 #include "src/ops/parallel.h"
@@ -106,70 +108,207 @@ void accumulate_pixel(const Get& get, int n, const double* w, int ch, bool alpha
     for (int c = 0; c < a; ++c) acc[c] *= g;
 }
 
+/// One output row of the horizontal pass.
+void horizontal_row(const RowIn src, const RowOut dst, int out_w, const Contributions& cw, int ch, bool alpha,
+                    std::vector<double>& acc) {
+    acc.resize(ch);
+    for (int x = 0; x < out_w; ++x) {
+        const int s = cw.start[x];
+        auto get = [&](int k, int c) { return src[static_cast<size_t>(s + k) * ch + c]; };
+        accumulate_pixel(get, cw.count[x], cw.weights.data() + cw.offset[x], ch, alpha, acc.data());
+        for (int c = 0; c < ch; ++c) dst.store(static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
+    }
+}
+
 void horizontal(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha, int threads) {
     const int ch = in.channels();
     parallel_rows(out.height(), threads, [&](int y0, int y1) {
         std::vector<double> acc(ch);
-        for (int y = y0; y < y1; ++y) {
-            const RowIn src = row_in(in, y);
-            const RowOut dst = row_out(out, y);
-            for (int x = 0; x < out.width(); ++x) {
-                const int s = cw.start[x];
-                auto get = [&](int k, int c) { return src[static_cast<size_t>(s + k) * ch + c]; };
-                accumulate_pixel(get, cw.count[x], cw.weights.data() + cw.offset[x], ch, alpha, acc.data());
-                for (int c = 0; c < ch; ++c)
-                    dst.store(static_cast<size_t>(x) * ch + c, acc[c], alpha && c == ch - 1);
-            }
-        }
+        for (int y = y0; y < y1; ++y)
+            horizontal_row(row_in(in, y), row_out(out, y), out.width(), cw, ch, alpha, acc);
     });
+}
+
+/// Output row y of the vertical pass; `row_at(sy)` gives source row sy (8-bit, or 16-bit when
+/// `wide`), `w` pixels of `ch` samples.
+template <class RowAt>
+void vertical_row(const RowAt& row_at, bool wide, int w, int ch, const Contributions& cw, int y, bool alpha,
+                  std::vector<double>& sum, std::vector<double>& gamma, const RowOut dst) {
+    sum.assign(static_cast<size_t>(w) * ch, 0.0);
+    gamma.assign(alpha ? w : 0, 0.0);
+    const double* wt = cw.weights.data() + cw.offset[y];
+    for (int k = 0; k < cw.count[y]; ++k) {
+        const int sy = cw.start[y] + k;
+        const double wk = wt[k];
+        if (!alpha) {
+            if (wide) {
+                const uint16_t* r = reinterpret_cast<const uint16_t*>(row_at(sy));
+                for (size_t i = 0; i < sum.size(); ++i) sum[i] += wk * r[i];
+            } else {
+                const uint8_t* r = row_at(sy);
+                const double w257 = wk * 257.0;
+                for (size_t i = 0; i < sum.size(); ++i) sum[i] += w257 * r[i];
+            }
+            continue;
+        }
+        const RowIn src{row_at(sy), wide};
+        for (int x = 0; x < w; ++x) {
+            double av = src[static_cast<size_t>(x) * ch + ch - 1];
+            double aw = wk * av * (1.0 / 65535.0);
+            for (int c = 0; c < ch - 1; ++c)
+                sum[static_cast<size_t>(x) * ch + c] += aw * src[static_cast<size_t>(x) * ch + c];
+            sum[static_cast<size_t>(x) * ch + ch - 1] += wk * av;
+            gamma[x] += aw;
+        }
+    }
+    for (int x = 0; x < w; ++x) {
+        double g = 1.0;
+        if (alpha) g = std::fabs(gamma[x]) < 1.0e-12 ? 0.0 : 1.0 / gamma[x];
+        for (int c = 0; c < ch; ++c) {
+            double v = sum[static_cast<size_t>(x) * ch + c];
+            if (alpha && c < ch - 1) v *= g;
+            dst.store(static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
+        }
+    }
 }
 
 void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha, int threads) {
     const int ch = in.channels();
     const int w = out.width();
+    const bool wide = in.bytes_per_sample() == 2;
     parallel_rows(out.height(), threads, [&](int y0, int y1) {
-        std::vector<double> sum(static_cast<size_t>(w) * ch), gamma(alpha ? w : 0);
-        for (int y = y0; y < y1; ++y) {
-            std::fill(sum.begin(), sum.end(), 0.0);
-            std::fill(gamma.begin(), gamma.end(), 0.0);
-            const double* wt = cw.weights.data() + cw.offset[y];
-            for (int k = 0; k < cw.count[y]; ++k) {
-                const int sy = cw.start[y] + k;
-                const double wk = wt[k];
-                if (!alpha) {
-                    if (in.bytes_per_sample() == 2) {
-                        const uint16_t* r = in.row16(sy);
-                        for (size_t i = 0; i < sum.size(); ++i) sum[i] += wk * r[i];
-                    } else {
-                        const uint8_t* r = in.row(sy);
-                        const double w257 = wk * 257.0;
-                        for (size_t i = 0; i < sum.size(); ++i) sum[i] += w257 * r[i];
-                    }
-                    continue;
-                }
-                const RowIn src = row_in(in, sy);
-                for (int x = 0; x < w; ++x) {
-                    double av = src[static_cast<size_t>(x) * ch + ch - 1];
-                    double aw = wk * av * (1.0 / 65535.0);
-                    for (int c = 0; c < ch - 1; ++c)
-                        sum[static_cast<size_t>(x) * ch + c] += aw * src[static_cast<size_t>(x) * ch + c];
-                    sum[static_cast<size_t>(x) * ch + ch - 1] += wk * av;
-                    gamma[x] += aw;
-                }
-            }
-            const RowOut dst = row_out(out, y);
-            for (int x = 0; x < w; ++x) {
-                double g = 1.0;
-                if (alpha) g = std::fabs(gamma[x]) < 1.0e-12 ? 0.0 : 1.0 / gamma[x];
-                for (int c = 0; c < ch; ++c) {
-                    double v = sum[static_cast<size_t>(x) * ch + c];
-                    if (alpha && c < ch - 1) v *= g;
-                    dst.store(static_cast<size_t>(x) * ch + c, v, alpha && c == ch - 1);
-                }
-            }
-        }
+        std::vector<double> sum, gamma;
+        auto row_at = [&](int sy) { return in.row(sy); };
+        for (int y = y0; y < y1; ++y)
+            vertical_row(row_at, wide, w, ch, cw, y, alpha, sum, gamma, row_out(out, y));
     });
 }
+
+/// The rows of a resample of a streamed image, made as its consumer asks for them: source rows
+/// are taken front to back (the source is produced as it goes), each output row computed from
+/// the ones it needs with the same two passes and the same arithmetic as resample(): vertical
+/// then horizontal through one Q16 row, or horizontal into a ring of Q16 rows then vertical.
+/// Rows are made in chunks, each chunk's rows on the command's threads.
+class ResampleProducer final : public Pixels::Producer {
+public:
+    ResampleProducer(std::shared_ptr<const Pixels> in, bool alpha, int columns, int rows, const Filter& f,
+                     int threads)
+        : in_(std::move(in)),
+          alpha_(alpha),
+          columns_(columns),
+          threads_(threads),
+          ch_(in_->channels()),
+          cx_(contributions(in_->width(), columns, static_cast<double>(columns) / in_->width(), f)),
+          cy_(contributions(in_->height(), rows, static_cast<double>(rows) / in_->height(), f)),
+          vertical_first_(
+              !(static_cast<double>(columns) / in_->width() > static_cast<double>(rows) / in_->height())) {}
+
+    void restart() override {
+        src_.clear();
+        src_y0_ = 0;
+        mid_.clear();
+        mid_y0_ = 0;
+    }
+
+    void produce(Pixels& out, int y0, int y1) override {
+        constexpr int kChunk = 32;
+        for (int a = y0; a < y1; a += kChunk) chunk(out, a, std::min(y1, a + kChunk));
+    }
+
+private:
+    /// Source rows [from, to) of the chunk, as the window of rows held ([src_y0_, +size)).
+    void take_source(int from, int to) {
+        while (src_y0_ < from && !src_.empty()) {
+            src_.pop_front();
+            ++src_y0_;
+        }
+        if (src_.empty()) src_y0_ = from;
+        const size_t stride = in_->stride();
+        for (int sy = src_y0_ + static_cast<int>(src_.size()); sy < to; ++sy) {
+            src_.emplace_back(stride);
+            std::memcpy(src_.back().data(), in_->row(sy), stride);  // produces the source on
+        }
+    }
+    std::pair<int, int> span(int a, int b) const {
+        int from = cy_.start[a], to = from;
+        for (int y = a; y < b; ++y) to = std::max(to, cy_.start[y] + cy_.count[y]);
+        return {from, std::max(to, from)};
+    }
+
+    void chunk(Pixels& out, int a, int b) {
+        const auto [from, to] = span(a, b);
+        const size_t out_stride = out.stride();
+        std::vector<uint8_t> made(static_cast<size_t>(b - a) * out_stride);
+        const int out_bps = out.bytes_per_sample();
+        const bool round8 = out.rounds_8bit();
+        auto dst_of = [&](int y) {
+            return RowOut{made.data() + static_cast<size_t>(y - a) * out_stride, out_bps == 2, round8};
+        };
+        const bool wide_in = in_->bytes_per_sample() == 2;
+        if (vertical_first_) {
+            take_source(from, to);
+            const int w = in_->width();
+            parallel_rows(
+                b - a, threads_,
+                [&](int r0, int r1) {
+                    std::vector<double> sum, gamma, acc;
+                    std::vector<uint8_t> mid(static_cast<size_t>(w) * ch_ * 2);
+                    auto row_at = [&](int sy) { return src_[sy - src_y0_].data(); };
+                    for (int y = a + r0; y < a + r1; ++y) {
+                        vertical_row(row_at, wide_in, w, ch_, cy_, y, alpha_, sum, gamma,
+                                     RowOut{mid.data(), true});
+                        horizontal_row(RowIn{mid.data(), true}, dst_of(y), columns_, cx_, ch_, alpha_, acc);
+                    }
+                },
+                1);
+        } else {
+            // The Q16 rows of the horizontal pass that the chunk needs and the ring lacks.
+            while (mid_y0_ < from && !mid_.empty()) {
+                mid_.pop_front();
+                ++mid_y0_;
+            }
+            if (mid_.empty()) mid_y0_ = from;
+            const int have = mid_y0_ + static_cast<int>(mid_.size());
+            if (have < to) {
+                take_source(have, to);
+                const size_t mid_stride = static_cast<size_t>(columns_) * ch_ * 2;
+                const int first_new = static_cast<int>(mid_.size());
+                for (int sy = have; sy < to; ++sy) mid_.emplace_back(mid_stride);
+                parallel_rows(
+                    to - have, threads_,
+                    [&](int r0, int r1) {
+                        std::vector<double> acc;
+                        for (int k = r0; k < r1; ++k) {
+                            const int sy = have + k;
+                            horizontal_row(RowIn{src_[sy - src_y0_].data(), wide_in},
+                                           RowOut{mid_[first_new + k].data(), true}, columns_, cx_, ch_,
+                                           alpha_, acc);
+                        }
+                    },
+                    1);
+            }
+            parallel_rows(
+                b - a, threads_,
+                [&](int r0, int r1) {
+                    std::vector<double> sum, gamma;
+                    auto row_at = [&](int sy) { return mid_[sy - mid_y0_].data(); };
+                    for (int y = a + r0; y < a + r1; ++y)
+                        vertical_row(row_at, true, columns_, ch_, cy_, y, alpha_, sum, gamma, dst_of(y));
+                },
+                1);
+        }
+        for (int y = a; y < b; ++y)
+            std::memcpy(out.row(y), made.data() + static_cast<size_t>(y - a) * out_stride, out_stride);
+    }
+
+    std::shared_ptr<const Pixels> in_;
+    bool alpha_;
+    int columns_, threads_, ch_;
+    Contributions cx_, cy_;
+    bool vertical_first_;
+    std::deque<std::vector<uint8_t>> src_, mid_;
+    int src_y0_ = 0, mid_y0_ = 0;
+};
 
 }  // namespace
 
@@ -309,6 +448,15 @@ std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int 
         vertical(in, mid, cy, alpha, threads);
         horizontal(mid, *out, cx, alpha, threads);
     }
+    return out;
+}
+
+std::shared_ptr<Pixels> resample_streamed(std::shared_ptr<const Pixels> in, bool alpha, int columns, int rows,
+                                          const Filter& filter, int out_bps, int threads) {
+    const int ch = in->channels();
+    auto out = std::make_shared<Pixels>(columns, rows, ch, out_bps);
+    out->set_producer(
+        std::make_unique<ResampleProducer>(std::move(in), alpha, columns, rows, filter, threads));
     return out;
 }
 

@@ -38,6 +38,12 @@ bool has_filter_defines(const ::ImageInfo* info);
 std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int rows, const Filter& filter,
                                  int out_bps, int threads);
 
+/// The same resample of a streamed image, itself streamed: its rows are computed as they are
+/// asked for, front to back, from the source rows they need (taken front to back), with the
+/// arithmetic of resample() (the same pixels).
+std::shared_ptr<Pixels> resample_streamed(std::shared_ptr<const Pixels> in, bool alpha, int columns, int rows,
+                                          const Filter& filter, int out_bps, int threads);
+
 /// Point sampling as ImageMagick's SampleImage (offset 0.5 unless sample:offset says otherwise).
 std::shared_ptr<Pixels> sample(const Pixels& in, int columns, int rows, double offset_x, double offset_y,
                                int threads);

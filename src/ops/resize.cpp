@@ -36,8 +36,11 @@ std::vector<Image> resize_to(Image& in, int w, int h, FilterTypes type, double b
         return {in};
     std::optional<Filter> f = filter_for(type, blur);
     if (!f) throw Error(Severity::option_error, "unsupported filter", "", "mtool/resize");
-    auto px = resample(in.pixels(), in.layout().alpha, w, h, *f, result_bps(in.pixels(), call.ctx),
-                       call.ctx.threads);
+    // A streamed source (the executor's pulled read) gives a streamed result.
+    auto px = in.pixels().streamed() ? resample_streamed(in.shared_pixels(), in.layout().alpha, w, h, *f,
+                                                         result_bps(in.pixels(), call.ctx), call.ctx.threads)
+                                     : resample(in.pixels(), in.layout().alpha, w, h, *f,
+                                                result_bps(in.pixels(), call.ctx), call.ctx.threads);
     return {in.derive_scaled(std::move(px))};
 }
 

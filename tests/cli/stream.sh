@@ -123,6 +123,39 @@ for job in "-negate:jpg" "-sharpen 5x2:jpg" "-sharpen 5x2:png"; do
   check "big.jpg $op .$ext: streamed peak RSS ${r_s} KB < whole ${r_n} KB - $m MB" [ "$r_s" -lt $((r_n - m * 1024)) ]
 done
 
+# Pulled reads: IN -resize G OUT decodes a sequential JPEG's rows as the resize asks for them and
+# resizes rows as the encoder asks for them. Same pixels as the ordinary run, both pass orders
+# (vertical first when the height shrinks more), enlarging, DCT shrink-on-load, gray,
+# settings after the step; a progressive file is read whole; damaged files end as the ordinary
+# run does, with its messages.
+pulled() {  # IN OUT-EXT ARGS...: pulled per the plan, and the same outcome as the ordinary run
+  local in=$1 ext=$2; shift 2
+  check "$in $* .$ext: planned as pulled" grep -q "rows pulled through" <("$MTOOL" plan "$in" "$@" p.$ext)
+  same "$in" "$ext" "$@"
+}
+for in in rgb444.jpg rgb420.jpg gray.jpg odd.jpg; do
+  pulled $in jpg -resize 50%
+  pulled $in png -resize 61%x37%
+  pulled $in jpg -resize 2400x3001! -quality 80
+  pulled $in png -resize 1999x1000!
+done
+$IM rgb444.jpg -resize 6000x4000! -quality 85 big6.jpg
+pulled big6.jpg jpg -resize 20%           # decoded at 1/2 scale (3000x2000), then resized
+pulled big.jpg png -resize 1000x1000 -define png:compression-level=3
+same prog.jpg jpg -resize 50%
+r_p=$(rss "$MTOOL" big.jpg -resize 3000x2200! x.jpg)
+r_n=$(rss "$MTOOL" -define mtool:stream=false big.jpg -resize 3000x2200! x.jpg)
+check "big.jpg -resize: pulled peak RSS ${r_p} KB < whole ${r_n} KB / 2" [ "$r_p" -lt $((r_n / 2)) ]
+head -c 900000 big.jpg > cut.jpg
+python3 -c "
+d = bytearray(open('big.jpg', 'rb').read())
+for i in range(600000, 600400, 7): d[i] = 0x55
+open('bad.jpg', 'wb').write(d)"
+for f in cut.jpg bad.jpg; do
+  same_outcome "damaged $f, pulled" o.jpg $f -resize 50%
+  same_outcome "damaged $f, pulled, -regard-warnings" o.png -regard-warnings $f -resize 50%
+done
+
 # Not streamed (and still right): small images, pending operators, -write, parentheses, other
 # outputs. Each gives the whole-image run's result.
 not_streamed() {  # TAG ARGS... OUT
