@@ -2,6 +2,7 @@
 // -define jpeg:size) and encode (quality, progressive, sampling factors, gray, profiles).
 // CMYK/YCCK files are declined to the bridge, which handles Adobe's inverted CMYK.
 #include <strings.h>
+#include <sys/stat.h>
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
@@ -298,8 +299,14 @@ Image read_jpeg(const ReadRequest& req) {
         return Image(std::move(shell));
     }
     constexpr size_t kPullPixels = 4000000;  // smaller images gain nothing worth the second path
-    if (req.lazy && !region.any() && !req.file && !req.path.empty() &&
-        static_cast<size_t>(shell->columns) * shell->rows >= kPullPixels)
+    // Only what the ordinary run could hold in its tiers (the decode and a 16-bit result), or
+    // that run's failure is the one to give.
+    const cache::Budgets tiers = cache::TierManager::global().budgets();
+    auto add = [](uint64_t a, uint64_t b) { return a > cache::kUnlimited - b ? cache::kUnlimited : a + b; };
+    const uint64_t room = add(add(tiers.memory, tiers.map), tiers.disk);
+    const uint64_t pulled = static_cast<uint64_t>(shell->columns) * shell->rows;
+    if (req.lazy && !region.any() && !req.file && !req.path.empty() && pulled >= kPullPixels &&
+        pulled * 3 * 3 <= room)
         if (std::shared_ptr<Pixels> lazy = pulled_pixels(req.path, shrink, shell->columns, shell->rows)) {
             ::Image* s = shell.get();
             s->colorspace = lazy->channels() == 1 ? GRAYColorspace : sRGBColorspace;  // as below
@@ -348,9 +355,11 @@ public:
         if (open_) jpeg_destroy_decompress(&cinfo_);
         if (file_) std::fclose(file_);
     }
-    bool open(const std::string& path, unsigned shrink = 1) {
+    /// With x1 > x0: only columns [x0, x1) widened to whole iMCUs (jpeg_crop_scanline); the
+    /// rows then start at column x_offset.
+    bool open(const std::string& path, unsigned shrink = 1, int x0 = 0, int x1 = 0) {
         file_ = std::fopen(path.c_str(), "rb");
-        if (!file_) return false;
+        if (!file_ || ::fstat(fileno(file_), &st) != 0) return false;
         std::memset(&cinfo_, 0, sizeof cinfo_);
         cinfo_.err = jpeg_std_error(&err_.pub);
         err_.pub.error_exit = on_error;
@@ -371,11 +380,19 @@ public:
             cinfo_.scale_denom = shrink;
         }
         jpeg_start_decompress(&cinfo_);
+        full_width = static_cast<int>(cinfo_.output_width);
+        if (x1 > x0) {
+            JDIMENSION off = static_cast<JDIMENSION>(x0), w = static_cast<JDIMENSION>(x1 - x0);
+            jpeg_crop_scanline(&cinfo_, &off, &w);
+            x_offset = static_cast<int>(off);
+        }
         width = static_cast<int>(cinfo_.output_width);
         height = static_cast<int>(cinfo_.output_height);
         channels = cinfo_.output_components;
         return warnings_.empty();
     }
+    int full_width = 0, x_offset = 0;
+    struct stat st {};  ///< the file opened
     bool read(uint8_t* dst, int n) override {
         if (setjmp(err_.jump)) return false;
         const size_t stride = static_cast<size_t>(width) * channels;
@@ -414,35 +431,72 @@ namespace {
 /// with the ordinary read, which reports it.
 class PulledRows final : public Pixels::Producer {
 public:
-    PulledRows(std::string path, unsigned shrink, std::unique_ptr<RowReader> r)
+    PulledRows(std::string path, unsigned shrink, std::unique_ptr<JpegRows> r)
         : path_(std::move(path)),
           shrink_(shrink),
+          st_(r->st),
           reader_(std::move(r)),
           w_(reader_->width),
           h_(reader_->height),
           ch_(reader_->channels) {}
     void restart() override {
-        reader_ = jpeg_rows(path_, shrink_);
-        if (!reader_ || reader_->width != w_ || reader_->height != h_ || reader_->channels != ch_)
-            throw StreamAbort{};
+        auto r = std::make_unique<JpegRows>();
+        if (!r->open(path_, shrink_) || !same(*r)) throw StreamAbort{};
+        reader_ = std::move(r);
     }
     void produce(Pixels& px, int y0, int y1) override {
-        for (int y = y0; y < y1; ++y)
-            if (!reader_->read(px.row(y), 1)) throw StreamAbort{};
+        try {
+            for (int y = y0; y < y1; ++y)
+                if (!reader_->read(px.row(y), 1)) throw StreamAbort{};
+        } catch (const Error&) {
+            throw StreamAbort{};  // (a tier's failure: the ordinary run reports it)
+        }
+    }
+    /// A decode of the whole file keeping columns [x0, x1): iMCU columns around them with a
+    /// margin, as region-on-load decodes a crop (the margin keeps the upsampled chroma at the
+    /// edges that of the full decode), so the pixels are the full decode's.
+    std::shared_ptr<Pixels> columns(int x0, int x1) override {
+        if (shrink_ != 1 || x0 < 0 || x1 > w_ || x0 >= x1) return nullptr;
+        constexpr int kMargin = 16;
+        JpegRows r;
+        if (!r.open(path_, 1, std::max(0, x0 - kMargin), std::min(w_, x1 + kMargin)) || r.full_width != w_ ||
+            !same(r) || r.x_offset > x0 || r.x_offset + r.width < x1)
+            throw StreamAbort{};
+        auto band = std::make_shared<Pixels>(x1 - x0, h_, ch_, 1);
+        std::vector<uint8_t> line(static_cast<size_t>(r.width) * ch_);
+        const size_t from = static_cast<size_t>(x0 - r.x_offset) * ch_;
+        try {
+            for (int y = 0; y < h_; ++y) {
+                if (!r.read(line.data(), 1)) throw StreamAbort{};
+                std::memcpy(band->row(y), line.data() + from, band->stride());
+            }
+        } catch (const Error&) {
+            throw StreamAbort{};
+        }
+        return band;
     }
 
 private:
+    /// The file of the first pass, unchanged (a file replaced or rewritten between passes would
+    /// mix two images), decoding to the same size.
+    bool same(const JpegRows& r) const {
+        return r.st.st_dev == st_.st_dev && r.st.st_ino == st_.st_ino && r.st.st_size == st_.st_size &&
+               r.st.st_mtim.tv_sec == st_.st_mtim.tv_sec && r.st.st_mtim.tv_nsec == st_.st_mtim.tv_nsec &&
+               r.height == h_ && r.channels == ch_ && r.full_width == w_;
+    }
     std::string path_;
     unsigned shrink_;
-    std::unique_ptr<RowReader> reader_;
+    struct stat st_;
+    std::unique_ptr<JpegRows> reader_;
     int w_, h_, ch_;
 };
 
 }  // namespace
 
 std::shared_ptr<Pixels> pulled_pixels(const std::string& path, unsigned shrink, size_t w, size_t h) {
-    std::unique_ptr<RowReader> r = jpeg_rows(path, shrink);
-    if (!r || static_cast<size_t>(r->width) != w || static_cast<size_t>(r->height) != h) return nullptr;
+    auto r = std::make_unique<JpegRows>();
+    if (!r->open(path, shrink) || static_cast<size_t>(r->width) != w || static_cast<size_t>(r->height) != h)
+        return nullptr;
     auto px = std::make_shared<Pixels>(r->width, r->height, r->channels, 1);
     px->set_producer(std::make_unique<PulledRows>(path, shrink, std::move(r)));
     return px;

@@ -87,10 +87,17 @@ Pixels::~Pixels() {
 }
 
 void Pixels::copy_from(const Pixels& other) {
-    for (int y = 0; y < height_; ++y) std::memcpy(row(y), other.row(y), stride());
+    for (int y = 0; y < height_; ++y) {
+        const uint8_t* from = other.row(y);  // first: producing it may move other strips out
+        std::memcpy(row(y), from, stride());
+    }
 }
 
 Pixels::Hold::Hold(const Pixels& px, int y0, int y1, bool write) : px_(px) {
+    // A streamed image's rows exist only as its consumer reads them front to back: a hold (bulk
+    // access, e.g. handing the pixels to ImageMagick) outside its production ends the streamed
+    // run, and the command runs again the ordinary way.
+    if (px.producer_ && !px.producing_) throw StreamAbort{};
     first_strip_ = y0 / px.rows_per_strip_;
     const int last = y1 > y0 ? (y1 - 1) / px.rows_per_strip_ : first_strip_ - 1;
     try {

@@ -71,9 +71,13 @@ public:
         virtual void restart() = 0;
         /// Fills rows [y0, y1) of `px`; y0 is where the previous call ended (0 after restart).
         virtual void produce(Pixels& px, int y0, int y1) = 0;
+        /// All rows of columns [x0, x1) as an ordinary image (a transposing step's source), made
+        /// without the rows before; nullptr where the producer cannot.
+        virtual std::shared_ptr<Pixels> columns(int x0, int x1) { return nullptr; }
     };
     void set_producer(std::unique_ptr<Producer> p) { producer_ = std::move(p); }
     bool streamed() const { return producer_ != nullptr; }
+    Producer* producer() const { return producer_.get(); }
 
     /// Keeps rows [y0, y1) resident and their pointers valid while it lives.
     class Hold {

@@ -179,7 +179,9 @@ bool Executor::read_from(const ::ImageInfo* info, const std::string& filename, c
                                             ctx_,   hint.shrink, pinging != nullptr};
                     req.crop_hint = hint.crop;
                     req.plan = planning_;
-                    req.lazy = hint.lazy && !planning_ && !pinging;
+                    // (Not a network cache's copy: its descriptor is gone once the read returns,
+                    // and pulling reopens the file.)
+                    req.lazy = hint.lazy && !planning_ && !pinging && open_path.empty();
                     out.push_back(codec->read(req));
                     read_native_ = true;
                     // As ReadImage under -verbose: the one-line summary of what was read.

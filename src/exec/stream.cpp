@@ -22,6 +22,7 @@
 #include "src/exec/executor.h"
 #include "src/exec/io.h"
 #include "src/ops/op_spec.h"
+#include "src/ops/resample.h"
 
 namespace mtool::exec {
 namespace {
@@ -230,27 +231,54 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     // whose rows the JPEG decoder makes as the resize asks for them, and a resize result whose
     // rows are made as the encoder asks for them (ops::resample_streamed); a PNG, progressive or
     // small JPEG is read the ordinary way.
-    if (steps.size() >= 2 && steps[0] == "-resize") {
+    auto pulls = [&]() -> int {  // the pulling step's arity, or -1
+        if (steps.empty()) return -1;
+        if (steps[0] == "-transpose" || steps[0] == "-transverse") return 0;
+        if (steps.size() < 2) return -1;
+        if (steps[0] == "-resize") return 1;
+        if (steps[0] == "-rotate") {
+            // A quarter turn (conditional or not): the column bands of a transposing step.
+            const double deg = std::strtod(steps[1].c_str(), nullptr);
+            const double q = deg / 90.0;
+            return q == std::floor(q) && std::fabs(std::fmod(q, 2.0)) == 1.0 ? 1 : -1;
+        }
+        return -1;
+    };
+    if (const int arity = pulls(); arity >= 0) {
         bool settings_only = true;
-        for (size_t k = 2; k < steps.size() && settings_only;) {
+        for (size_t k = 1 + static_cast<size_t>(arity); k < steps.size() && settings_only;) {
             const magick::OptionInfo oi = magick::option_info(steps[k]);
             if (!oi.known || oi.arity < 0 || k + 1 + static_cast<size_t>(oi.arity) > steps.size() ||
-                ((oi.flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag | FireOptionFlag)) &&
+                ((oi.flags & (SimpleOperatorOptionFlag | ListOperatorOptionFlag | FireOptionFlag |
+                              SpecialOperatorOptionFlag)) &&
                  steps[k] != "-define") ||  // (on the result: an artifact, no pixels)
-                steps[k] == "(" ||
-                steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" || steps[k] == "-monitor" ||
-                steps[k] == "-debug" || steps[k] == "-verbose" || steps[k] == "-respect-parentheses")
+                steps[k][0] == '+' ||
+                steps[k] == "-colors" ||  // (+ forms, -colors: operators)
+                (png && (steps[k] == "-interlace" || (steps[k] == "-define" && k + 1 < steps.size() &&
+                                                      steps[k + 1].rfind("png:", 0) == 0))) ||
+                steps[k] == "(" || steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" ||
+                steps[k] == "-monitor" || steps[k] == "-debug" || steps[k] == "-verbose" ||
+                steps[k] == "-respect-parentheses")
                 settings_only = false;
             k += 1 + static_cast<size_t>(std::max(oi.arity, 0));
         }
         struct stat st {};
-        if (settings_only && ctx_.native_reads && !info->extract && ::stat(in.c_str(), &st) == 0 &&
-            S_ISREG(st.st_mode)) {
+        // The resize native (the filter ImageMagick's own where mtool has it), a PNG written
+        // without interlacing (its passes would each produce the image again).
+        const char* filter = GetImageOption(info, "filter");
+        const ssize_t type = filter ? ParseCommandOption(MagickFilterOptions, MagickFalse, filter) : 0;
+        const bool native_filter =
+            !ops::has_filter_defines(info) &&
+            (!filter || (type >= 0 && ops::filter_for(static_cast<FilterTypes>(type), 1.0)));
+        const bool interlaced = info->interlace != UndefinedInterlace && info->interlace != NoInterlace;
+        if (settings_only && native_filter && !(png && interlaced) && ctx_.native_reads && !info->extract &&
+            ::stat(in.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
             pull_read_ = !planning_;
-            record(PlanEntry{
-                PlanEntry::Kind::stream, i, in, "", "pulled",
-                "a sequential JPEG decoding to 4 megapixels or more: its rows as -resize asks for them", "",
-                "", "", ""});
+            record(PlanEntry{PlanEntry::Kind::stream, i, in, "", "pulled",
+                             "a sequential JPEG decoding to 4 megapixels or more: its " +
+                                 std::string(steps[0] == "-resize" ? "rows" : "column bands") + " as " +
+                                 steps[0] + " asks for them",
+                             "", "", "", ""});
             return std::nullopt;
         }
     }

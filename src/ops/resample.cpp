@@ -130,10 +130,11 @@ void horizontal(const Pixels& in, Pixels& out, const Contributions& cw, bool alp
 }
 
 /// Output row y of the vertical pass; `row_at(sy)` gives source row sy (8-bit, or 16-bit when
-/// `wide`), `w` pixels of `ch` samples.
-template <class RowAt>
+/// `wide`), `w` pixels of `ch` samples; `dst_at()` the destination, fetched only once the sums
+/// are done (reading the source rows may have moved an earlier pointer's strip out).
+template <class RowAt, class DstAt>
 void vertical_row(const RowAt& row_at, bool wide, int w, int ch, const Contributions& cw, int y, bool alpha,
-                  std::vector<double>& sum, std::vector<double>& gamma, const RowOut dst) {
+                  std::vector<double>& sum, std::vector<double>& gamma, const DstAt& dst_at) {
     sum.assign(static_cast<size_t>(w) * ch, 0.0);
     gamma.assign(alpha ? w : 0, 0.0);
     const double* wt = cw.weights.data() + cw.offset[y];
@@ -161,6 +162,7 @@ void vertical_row(const RowAt& row_at, bool wide, int w, int ch, const Contribut
             gamma[x] += aw;
         }
     }
+    const RowOut dst = dst_at();
     for (int x = 0; x < w; ++x) {
         double g = 1.0;
         if (alpha) g = std::fabs(gamma[x]) < 1.0e-12 ? 0.0 : 1.0 / gamma[x];
@@ -180,7 +182,7 @@ void vertical(const Pixels& in, Pixels& out, const Contributions& cw, bool alpha
         std::vector<double> sum, gamma;
         auto row_at = [&](int sy) { return in.row(sy); };
         for (int y = y0; y < y1; ++y)
-            vertical_row(row_at, wide, w, ch, cw, y, alpha, sum, gamma, row_out(out, y));
+            vertical_row(row_at, wide, w, ch, cw, y, alpha, sum, gamma, [&] { return row_out(out, y); });
     });
 }
 
@@ -212,7 +214,28 @@ public:
 
     void produce(Pixels& out, int y0, int y1) override {
         constexpr int kChunk = 32;
-        for (int a = y0; a < y1; a += kChunk) chunk(out, a, std::min(y1, a + kChunk));
+        // Any failure here (a limit, an I/O error) is the ordinary run's to report: the command
+        // runs again that way.
+        try {
+            for (int a = y0; a < y1; a += kChunk) chunk(out, a, std::min(y1, a + kChunk));
+            // The source's last rows, even where no output row needs them: the decoder then
+            // reaches the end of the file and finds what a full decode would warn of there.
+            if (y1 == out.height())
+                for (int sy = src_y0_ + static_cast<int>(src_.size()); sy < in_->height(); ++sy) in_->row(sy);
+        } catch (const Error&) {
+            throw StreamAbort{};
+        }
+    }
+    /// Bytes of the widest window of rows one chunk holds (source rows and Q16 rows).
+    uint64_t window_bytes() const {
+        int most = 0;
+        for (size_t y = 0; y < cy_.count.size(); y += 32) {
+            const int b = std::min<int>(static_cast<int>(cy_.count.size()), static_cast<int>(y) + 32);
+            const auto [from, to] = span(static_cast<int>(y), b);
+            most = std::max(most, to - from);
+        }
+        const uint64_t mid = vertical_first_ ? 0 : static_cast<uint64_t>(columns_) * ch_ * 2;
+        return static_cast<uint64_t>(most) * (in_->stride() + mid);
     }
 
 private:
@@ -255,8 +278,9 @@ private:
                     std::vector<uint8_t> mid(static_cast<size_t>(w) * ch_ * 2);
                     auto row_at = [&](int sy) { return src_[sy - src_y0_].data(); };
                     for (int y = a + r0; y < a + r1; ++y) {
-                        vertical_row(row_at, wide_in, w, ch_, cy_, y, alpha_, sum, gamma,
-                                     RowOut{mid.data(), true});
+                        vertical_row(row_at, wide_in, w, ch_, cy_, y, alpha_, sum, gamma, [&] {
+                            return RowOut{mid.data(), true};
+                        });
                         horizontal_row(RowIn{mid.data(), true}, dst_of(y), columns_, cx_, ch_, alpha_, acc);
                     }
                 },
@@ -293,7 +317,8 @@ private:
                     std::vector<double> sum, gamma;
                     auto row_at = [&](int sy) { return mid_[sy - mid_y0_].data(); };
                     for (int y = a + r0; y < a + r1; ++y)
-                        vertical_row(row_at, true, columns_, ch_, cy_, y, alpha_, sum, gamma, dst_of(y));
+                        vertical_row(row_at, true, columns_, ch_, cy_, y, alpha_, sum, gamma,
+                                     [&] { return dst_of(y); });
                 },
                 1);
         }
@@ -454,9 +479,17 @@ std::shared_ptr<Pixels> resample(const Pixels& in, bool alpha, int columns, int 
 std::shared_ptr<Pixels> resample_streamed(std::shared_ptr<const Pixels> in, bool alpha, int columns, int rows,
                                           const Filter& filter, int out_bps, int threads) {
     const int ch = in->channels();
+    auto producer = std::make_unique<ResampleProducer>(in, alpha, columns, rows, filter, threads);
+    // Its windows are working memory outside the tiers: a reduction so large that one chunk's
+    // rows would weigh more than this takes the source whole instead (rows front to back).
+    constexpr uint64_t kMaxWindow = 64u << 20;
+    if (producer->window_bytes() > kMaxWindow) {
+        Pixels whole(in->width(), in->height(), ch, in->bytes_per_sample());
+        whole.copy_from(*in);
+        return resample(whole, alpha, columns, rows, filter, out_bps, threads);
+    }
     auto out = std::make_shared<Pixels>(columns, rows, ch, out_bps);
-    out->set_producer(
-        std::make_unique<ResampleProducer>(std::move(in), alpha, columns, rows, filter, threads));
+    out->set_producer(std::move(producer));
     return out;
 }
 

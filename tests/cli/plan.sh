@@ -128,7 +128,8 @@ engine "write 'o.png'" "ImageMagick (the native encoder declines: settings)" "$I
 engine "write 'o.png'" "native" "$I/in.jpg" o.png
 engine "streamed" "yes (bands of 256 rows, 11 rows of margin)" big.jpg -negate -blur 0x2 o.jpg
 engine "streamed" "rows pulled through the step: a sequential JPEG" big.jpg -resize 50% o.jpg
-engine "streamed" "no (-rotate is not a pointwise or separable step)" big.jpg -rotate 90 o.jpg
+engine "streamed" "its column bands as -rotate asks for them" big.jpg -rotate 90 o.jpg
+engine "streamed" "no (-rotate is not a pointwise or separable step)" big.jpg -rotate 180 o.jpg
 engine "streamed" "no (under 4 megapixels)" "$I/in.jpg" -negate o.jpg
 engine "streamed" "no (-define mtool:stream=false)" -define mtool:stream=false big.jpg -negate o.jpg
 engine "streamed" "no (the output is not a plain .jpg or .png file)" big.jpg -negate o.gif

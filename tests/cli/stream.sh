@@ -141,8 +141,24 @@ for in in rgb444.jpg rgb420.jpg gray.jpg odd.jpg; do
 done
 $IM rgb444.jpg -resize 6000x4000! -quality 85 big6.jpg
 pulled big6.jpg jpg -resize 20%           # decoded at 1/2 scale (3000x2000), then resized
-pulled big.jpg png -resize 1000x1000 -define png:compression-level=3
+pulled big.jpg png -resize 1000x1000 -quality 95 -define jpeg:ignored=1
 same prog.jpg jpg -resize 50%
+# Quarter turns, transpose and transverse of a pulled JPEG: column bands, each one decode of the
+# file keeping those columns (iMCU columns with a margin), transposed.
+for in in rgb444.jpg rgb420.jpg gray.jpg odd.jpg; do
+  pulled $in jpg -rotate 90
+  pulled $in png -rotate -90
+  pulled $in jpg -rotate 270 -quality 75
+  pulled $in png -transpose
+  pulled $in jpg -transverse
+done
+pulled big.jpg jpg -rotate "90>"             # 4000x3000: turns
+pulled big.jpg jpg -rotate "90<"             # does not turn: the pulled rows go to the encoder
+same prog.jpg jpg -rotate 90
+same_outcome "-rotate 90 under a small memory limit" o.jpg -limit memory 4MiB big.jpg -rotate 90
+r_p=$(rss "$MTOOL" big.jpg -rotate 90 x.jpg)
+r_n=$(rss "$MTOOL" -define mtool:stream=false big.jpg -rotate 90 x.jpg)
+check "big.jpg -rotate 90: pulled peak RSS ${r_p} KB < whole ${r_n} KB / 2" [ "$r_p" -lt $((r_n / 2)) ]
 r_p=$(rss "$MTOOL" big.jpg -resize 3000x2200! x.jpg)
 r_n=$(rss "$MTOOL" -define mtool:stream=false big.jpg -resize 3000x2200! x.jpg)
 check "big.jpg -resize: pulled peak RSS ${r_p} KB < whole ${r_n} KB / 2" [ "$r_p" -lt $((r_n / 2)) ]
@@ -151,9 +167,20 @@ python3 -c "
 d = bytearray(open('big.jpg', 'rb').read())
 for i in range(600000, 600400, 7): d[i] = 0x55
 open('bad.jpg', 'wb').write(d)"
+# Pulled images that meet ImageMagick (a filter mtool leaves to it, a PNG writer that declines,
+# an operator after the step) or a limit: the ordinary run's outcome.
+same_outcome "pulled, a filter define (bridged resize)" o.jpg -define filter:lobes=4 rgb444.jpg -resize 50%
+same_outcome "pulled, an ImageMagick filter" o.jpg -filter Kaiser rgb444.jpg -resize 50%
+same_outcome "pulled, a PNG colour type" o.png rgb444.jpg -resize 50% -define png:color-type=2
+same_outcome "pulled, -colors after" o.png rgb444.jpg -rotate 90 -colors 16
+same_outcome "pulled, point filter (the last rows)" o.jpg -filter Point rgb444.jpg -resize 25%
+same_outcome "pulled, a huge reduction" o.jpg rgb444.jpg -resize 2400x1!
+same_outcome "pulled, the DISK tier" o.jpg -limit memory 0 -limit map 0 rgb444.jpg -resize 50%
 for f in cut.jpg bad.jpg; do
   same_outcome "damaged $f, pulled" o.jpg $f -resize 50%
   same_outcome "damaged $f, pulled, -regard-warnings" o.png -regard-warnings $f -resize 50%
+  same_outcome "damaged $f, pulled -rotate 90" o.jpg $f -rotate 90
+  same_outcome "damaged $f, pulled -rotate 90, -regard-warnings" o.png -regard-warnings $f -rotate 90
 done
 
 # Not streamed (and still right): small images, pending operators, -write, parentheses, other
