@@ -24,6 +24,11 @@ struct Budgets {
     uint64_t width = kUnlimited;   ///< widest image allowed (pixels)
     uint64_t height = kUnlimited;  ///< tallest image allowed
     uint64_t area = kUnlimited;    ///< larger images bypass MEMORY and MAP (ImageMagick's area)
+    /// Bytes all the tiers together can hold (kUnlimited when any can hold anything).
+    uint64_t room() const {
+        auto add = [](uint64_t a, uint64_t b) { return a > kUnlimited - b ? kUnlimited : a + b; };
+        return add(add(memory, map), disk);
+    }
 };
 
 /// Bytes currently charged to each tier.

@@ -301,9 +301,7 @@ Image read_jpeg(const ReadRequest& req) {
     constexpr size_t kPullPixels = 4000000;  // smaller images gain nothing worth the second path
     // Only what the ordinary run could hold in its tiers (the decode and a 16-bit result), or
     // that run's failure is the one to give.
-    const cache::Budgets tiers = cache::TierManager::global().budgets();
-    auto add = [](uint64_t a, uint64_t b) { return a > cache::kUnlimited - b ? cache::kUnlimited : a + b; };
-    const uint64_t room = add(add(tiers.memory, tiers.map), tiers.disk);
+    const uint64_t room = cache::TierManager::global().budgets().room();
     const uint64_t pulled = static_cast<uint64_t>(shell->columns) * shell->rows;
     if (req.lazy && !region.any() && !req.file && !req.path.empty() && pulled >= kPullPixels &&
         pulled * 3 * 3 <= room)

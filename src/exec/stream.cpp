@@ -52,6 +52,14 @@ int band_radius(const std::string& option, const std::vector<std::string>& args)
     return -1;
 }
 
+/// Options that end a streamed chain whatever it streams: image lists and parentheses, writes
+/// along the way, and the ones that report as they go.
+bool breaks_stream(const std::string& option) {
+    return option == "(" || option == ")" || option == "-write" || option == "+write" ||
+           option == "-respect-parentheses" || option == "-monitor" || option == "-debug" ||
+           option == "-verbose";
+}
+
 /// A plain file name ending in .jpg/.jpeg/.png (no format prefix, no %d, not stdout): the
 /// native writers, which read rows front to back (PNG twice: its colour-type scan, then the
 /// rows; the second pass produces the rows again).
@@ -227,10 +235,10 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     if (on && IsStringNotFalse(on) == MagickFalse) return no("-define mtool:stream=false");
     // The steps: known options, settings or band steps, each with its arguments.
     std::vector<std::string> steps(args.begin() + static_cast<long>(i + 1), args.end() - 1);
-    // IN -resize G [settings] OUT: the read is pulled. The ordinary run goes on with an image
-    // whose rows the JPEG decoder makes as the resize asks for them, and a resize result whose
-    // rows are made as the encoder asks for them (ops::resample_streamed); a PNG, progressive or
-    // small JPEG is read the ordinary way.
+    // IN -resize G [settings] OUT (or a quarter turn, -transpose, -transverse): the read is pulled. The
+    // ordinary run goes on with an image whose rows the JPEG decoder makes as the resize asks for them, and a
+    // resize result whose rows are made as the encoder asks for them (ops::resample_streamed); a PNG,
+    // progressive or small JPEG is read the ordinary way.
     auto pulls = [&]() -> int {  // the pulling step's arity, or -1
         if (steps.empty()) return -1;
         if (steps[0] == "-transpose" || steps[0] == "-transverse") return 0;
@@ -256,9 +264,7 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
                 steps[k] == "-colors" ||  // (+ forms, -colors: operators)
                 (png && (steps[k] == "-interlace" || (steps[k] == "-define" && k + 1 < steps.size() &&
                                                       steps[k + 1].rfind("png:", 0) == 0))) ||
-                steps[k] == "(" || steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" ||
-                steps[k] == "-monitor" || steps[k] == "-debug" || steps[k] == "-verbose" ||
-                steps[k] == "-respect-parentheses")
+                breaks_stream(steps[k]))
                 settings_only = false;
             k += 1 + static_cast<size_t>(std::max(oi.arity, 0));
         }
@@ -294,9 +300,7 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
             if (r < 0) return no(steps[k] + " is not a pointwise or separable step");
             radius += r;
         }
-        if (steps[k] == "(" || steps[k] == ")" || steps[k] == "-write" || steps[k] == "+write" ||
-            steps[k] == "-respect-parentheses" || steps[k] == "-monitor" || steps[k] == "-debug" ||
-            steps[k] == "-verbose" || steps[k] == "-channel" || steps[k] == "-region" ||
+        if (breaks_stream(steps[k]) || steps[k] == "-channel" || steps[k] == "-region" ||
             steps[k] == "-alpha" || (png && (steps[k] == "-interlace" || steps[k] == "+interlace")))
             return no(steps[k] + " is not streamed");
         k += 1 + static_cast<size_t>(oi.arity);
@@ -344,10 +348,7 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
     // band would recompute most of its neighbours.
     {
         const cache::Budgets b = cache::TierManager::global().budgets();
-        auto add = [](uint64_t a, uint64_t c) {
-            return a > cache::kUnlimited - c ? cache::kUnlimited : a + c;
-        };
-        const uint64_t room = add(add(b.memory, b.map), b.disk);
+        const uint64_t room = b.room();
         const uint64_t pixels = static_cast<uint64_t>(shell->columns) * shell->rows;
         const uint64_t need = pixels * 4 * 2 * 2;  // source and 16-bit result, 4 channels at most
         constexpr int kMaxRadius = 32;
