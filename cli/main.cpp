@@ -1,7 +1,9 @@
 // mtool's entry point: picks the tool from argv[0] (symlinks named convert, identify, ...) or
 // from the first argument, and turns errors into ImageMagick-shaped text and exit codes.
+#include <malloc.h>
 #include <strings.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,6 +16,11 @@
 
 int main(int argc, char** argv) {
     using namespace mtool;
+    // One malloc arena for every thread. mtool's threads (row workers, the band computed ahead,
+    // the PNG deflaters) allocate large short-lived buffers; with an arena per thread each one
+    // keeps what it freed, and a streamed 6000x4000 sharpen -> png peaked at 73 MB instead of
+    // 54 MB, with no change of wall time. MALLOC_ARENA_MAX in the environment still decides.
+    if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 1);
     std::string arg0 = argv[0];
     auto slash = arg0.rfind('/');
     std::string client = slash == std::string::npos ? arg0 : arg0.substr(slash + 1);
