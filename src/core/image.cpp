@@ -55,10 +55,10 @@ void Pixels::let_go(int i) {
 }
 
 void Pixels::ensure(int s) {
-    // Bands of at least 256 rows (a neighbourhood step recomputes its overlap once per band);
-    // strips more than kPinRing behind the one asked for are let go (the consumer's row
-    // pointers stay valid for kPinRing strips).
-    const int band = std::max(1, (256 + rows_per_strip_ - 1) / rows_per_strip_);
+    // Bands of at least the producer's rows (a neighbourhood step recomputes its overlap once
+    // per band); strips more than kPinRing behind the one asked for are let go (the consumer's
+    // row pointers stay valid for kPinRing strips).
+    const int band = std::max(1, (producer_->band_rows() + rows_per_strip_ - 1) / rows_per_strip_);
     const int n = static_cast<int>(strips_.size());
     if (s < low_) {
         for (int i = low_; i < made_; ++i) let_go(i);

@@ -74,6 +74,9 @@ public:
         /// All rows of columns [x0, x1) as an ordinary image (a transposing step's source), made
         /// without the rows before; nullptr where the producer cannot.
         virtual std::shared_ptr<Pixels> columns(int x0, int x1) { return nullptr; }
+        /// Rows asked for at a time (a neighbourhood step recomputes its overlap once per
+        /// call): fewer for wide images, so that memory does not grow with the width.
+        virtual int band_rows() const { return 256; }
     };
     void set_producer(std::unique_ptr<Producer> p) { producer_ = std::move(p); }
     bool streamed() const { return producer_ != nullptr; }

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -110,6 +111,16 @@ public:
         return true;
     }
     ~BandProducer() override { settle(); }
+    /// 256 rows of a 6000-pixel RGB row's bytes at most: a wider image takes fewer rows per
+    /// band (64 at least), so that the bands in flight hold the same bytes whatever the size.
+    int band_rows() const override {
+        constexpr size_t kBandBytes = 256 * 6000 * 3;
+        const size_t stride =
+            static_cast<size_t>(reader_->width) * reader_->channels * reader_->bytes_per_sample;
+        return static_cast<int>(std::clamp<size_t>(kBandBytes / std::max<size_t>(stride, 1), 64, 256));
+    }
+    int channels() const { return reader_->channels; }
+    int bytes_per_sample() const { return reader_->bytes_per_sample; }
     void restart() override {
         settle();
         if (!start()) throw StreamAbort{};
@@ -342,27 +353,27 @@ std::optional<Image> Executor::stream_read(::ImageInfo* info, const std::vector<
         return no("the header read fails");
     }
     if (static_cast<uint64_t>(shell->columns) * shell->rows < kMinPixels) return no("under 4 megapixels");
-    // Only what the ordinary run could do within its limits: the whole image (and a 16-bit
-    // result) must fit the tiers, and the image plus a kernel the width and height limits, or
-    // the ordinary run's own failure is the one to report. Large kernels are not streamed: each
+    // Only what the ordinary run could do within its limits: the image plus a kernel must fit the
+    // width and height limits, and the whole image with a 16-bit result the tiers, or the
+    // ordinary run's own failure is the one to report. Large kernels are not streamed: each
     // band would recompute most of its neighbours.
-    {
-        const cache::Budgets b = cache::TierManager::global().budgets();
-        const uint64_t room = b.room();
-        const uint64_t pixels = static_cast<uint64_t>(shell->columns) * shell->rows;
-        const uint64_t need = pixels * 4 * 2 * 2;  // source and 16-bit result, 4 channels at most
-        constexpr int kMaxRadius = 32;
-        if (radius > kMaxRadius) return no("kernels over 32 rows");
-        if (need > room) return no("the whole image would not fit the tiers");
-        if (shell->columns + 2 * radius > b.width || shell->rows + 2 * radius > b.height ||
-            (b.area != cache::kUnlimited && pixels > b.area))
-            return no("over the width, height or area limit");
-    }
+    const cache::Budgets b = cache::TierManager::global().budgets();
+    const uint64_t pixels = static_cast<uint64_t>(shell->columns) * shell->rows;
+    constexpr int kMaxRadius = 32;
+    if (radius > kMaxRadius) return no("kernels over 32 rows");
+    if (shell->columns + 2 * radius > b.width || shell->rows + 2 * radius > b.height ||
+        (b.area != cache::kUnlimited && pixels > b.area))
+        return no("over the width, height or area limit");
     const int w = static_cast<int>(shell->columns), h = static_cast<int>(shell->rows);
     auto producer =
         std::make_unique<BandProducer>(*this, info, in, png_in, std::move(shell), steps, i + 1, radius);
     if (!producer->start()) return no("the row reader refuses the file");
-    const std::string how = "bands of 256 rows, " + std::to_string(radius) + " rows of margin";
+    // The whole run holds the decoded source and the steps' result (16-bit at most, the same
+    // channels: no band step adds one) at once.
+    if (pixels * producer->channels() * (producer->bytes_per_sample() + 2) > b.room())
+        return no("the whole image would not fit the tiers");
+    const std::string how = "bands of " + std::to_string(producer->band_rows()) + " rows, " +
+                            std::to_string(radius) + " rows of margin";
     if (planning_) {
         // The plan goes on through the ordinary path to record the steps and the write, as
         // the streamed run records them.

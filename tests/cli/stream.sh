@@ -122,6 +122,28 @@ for job in "-negate:jpg" "-sharpen 5x2:jpg" "-sharpen 5x2:png"; do
   m=20; [ "$ext" = png ] && m=12  # the PNG writer's own batches of rows weigh more there
   check "big.jpg $op .$ext: streamed peak RSS ${r_s} KB < whole ${r_n} KB - $m MB" [ "$r_s" -lt $((r_n - m * 1024)) ]
 done
+# Wide images take fewer rows per band (a band's bytes, not its rows, are fixed), so memory does
+# not grow with the width: 15000x800 and 6000x2000 (12 MP each) peak within 8 MB of each other.
+# Bands of 256 rows held 2.5 times the bytes at 15000 pixels: 60 MB more.
+$IM rgb444.jpg -resize 6000x2000! -quality 90 w6.jpg
+$IM rgb444.jpg -resize 15000x800! -quality 90 w16.jpg
+check "15000x800: bands of 102 rows" grep -q "bands of 102 rows" <("$MTOOL" plan w16.jpg -sharpen 5x2 p.jpg)
+check "6000x2000: bands of 256 rows" grep -q "bands of 256 rows" <("$MTOOL" plan w6.jpg -sharpen 5x2 p.jpg)
+same w16.jpg jpg -sharpen 5x2
+same w16.jpg png -blur 0x3 -negate
+for ext in jpg png; do
+  r6=$(rss "$MTOOL" w6.jpg -sharpen 5x2 x.$ext); r16=$(rss "$MTOOL" w16.jpg -sharpen 5x2 x.$ext)
+  check "sharpen .$ext: 15000 wide ${r16} KB within 8 MB of 6000 wide ${r6} KB" \
+    [ "$r16" -lt $((r6 + 8 * 1024)) ]
+done
+# The whole-image run holds the source and a 16-bit result (9 bytes a pixel for RGB): streamed
+# where that fits the tiers (4000x3000: 108 MB), the ordinary run's outcome where it does not.
+check "4000x3000 in 120 MB of tiers: streamed" grep -q "band by band: yes" \
+  <("$MTOOL" plan -limit memory 40MiB -limit map 40MiB -limit disk 40MiB big.jpg -sharpen 5x2 p.jpg)
+same_outcome "4000x3000 in 120 MB of tiers" o.jpg -limit memory 40MiB -limit map 40MiB -limit disk 40MiB big.jpg -sharpen 5x2
+check "4000x3000 in 96 MB of tiers: not streamed" grep -q "band by band: no (the whole image would not fit" \
+  <("$MTOOL" plan -limit memory 32MiB -limit map 32MiB -limit disk 32MiB big.jpg -sharpen 5x2 p.jpg)
+same_outcome "4000x3000 in 96 MB of tiers" o.jpg -limit memory 32MiB -limit map 32MiB -limit disk 32MiB big.jpg -sharpen 5x2
 
 # Pulled reads: IN -resize G OUT decodes a sequential JPEG's rows as the resize asks for them and
 # resizes rows as the encoder asks for them. Same pixels as the ordinary run, both pass orders
