@@ -22,6 +22,11 @@ public:
         bool unfiltered_default = false;  ///< what 0 means: libpng's default is no filtering for
                                           ///< palette and sub-byte images, adaptive otherwise
         int threads = 2;
+        /// mtool's default level: each chunk at zlib level 5 with hash chains of 16 (twice as
+        /// fast as level 7 on photographs, files at most 8% larger), and again at level 7 when
+        /// it shrinks below 1/8 (drawings and text, where level 5 made files up to 1.8 times
+        /// ImageMagick's); `level` is then not used.
+        bool adaptive = false;
     };
 
     /// Writes IDAT chunks to `out` (after the header chunks libpng wrote) for rows of
@@ -34,7 +39,7 @@ public:
     bool finish();
 
     /// Rows worth compressing this way (below this libpng's single stream is as fast).
-    static bool worthwhile(size_t row_bytes, int height, int threads);
+    static bool worthwhile(size_t row_bytes, int height, int threads, bool adaptive);
 
 private:
     void flush_batch(bool last);
