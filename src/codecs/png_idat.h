@@ -38,7 +38,8 @@ public:
     /// (errno set).
     bool finish();
 
-    /// Rows worth compressing this way (below this libpng's single stream is as fast).
+    /// Rows compressed this way: all with the adaptive level, else those worth threads (below
+    /// 2 MiB libpng's single stream is as fast).
     static bool worthwhile(size_t row_bytes, int height, int threads, bool adaptive);
 
 private:
