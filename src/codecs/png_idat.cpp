@@ -145,7 +145,7 @@ ParallelIdat::ParallelIdat(std::FILE* out, size_t row_bytes, int bpp, Settings s
         s_.strategy = s_.filter_mask == kNone && !value_form ? Z_DEFAULT_STRATEGY : Z_FILTERED;
     s_.threads = std::max(1, s.threads);
     chunk_rows_ = std::max<size_t>(1, kChunkBytes / (row_bytes + 1));
-    raw_.assign((1 + chunk_rows_ * s_.threads) * row_bytes_, 0);
+    raw_.assign(row_bytes_, 0);  // the row before the first; the batch grows as rows come
 }
 
 bool ParallelIdat::worthwhile(size_t row_bytes, int height, int threads, bool adaptive) {
@@ -155,6 +155,9 @@ bool ParallelIdat::worthwhile(size_t row_bytes, int height, int threads, bool ad
 }
 
 void ParallelIdat::add_row(const uint8_t* row) {
+    const size_t need = (2 + rows_) * row_bytes_;
+    if (raw_.size() < need)
+        raw_.resize(std::min((1 + chunk_rows_ * s_.threads) * row_bytes_, std::max(need, 2 * raw_.size())));
     std::memcpy(raw_.data() + (1 + rows_) * row_bytes_, row, row_bytes_);
     if (++rows_ == chunk_rows_ * s_.threads) flush_batch(false);
 }
