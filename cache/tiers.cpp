@@ -255,7 +255,7 @@ void TierManager::drop_from_clock(Strip* s) {
 
 void TierManager::free_frame(Strip* s) {
     if (!s->frame) return;
-    if (s->mapped || s->dead) {  // a dead strip's frame goes back to the system
+    if (s->mapped) {
         munmap(s->frame, page_round(s->bytes));
         charge(Tier::memory, -static_cast<int64_t>(s->bytes));
     } else {

@@ -1,6 +1,7 @@
 // The tier manager: the placement policy on its own, then strips moving between MEMORY, MAP and
 // DISK under small budgets, from several threads, and the clean failures (exhausted tiers,
 // an injected ENOSPC).
+#include <sys/resource.h>
 #include "tests/unit/helpers.h"  // doctest before ImageMagick's headers (IsNaN macro)
 
 #include <cerrno>
@@ -218,7 +219,8 @@ TEST_CASE("a freed spill slot never shows its old pixels to the next strip") {
     // is freed must read zeros where it has not written, in every tier (map windows reuse
     // slots of the map file directly).
     for (const Budgets& b : {budgets(0, kUnlimited, kUnlimited), budgets(0, 0, kUnlimited),
-                             budgets(64 << 10, kUnlimited, kUnlimited), budgets(64 << 10, 0, kUnlimited)}) {
+                             budgets(64 << 10, kUnlimited, kUnlimited), budgets(64 << 10, 0, kUnlimited),
+                             budgets(64 << 20, kUnlimited, kUnlimited)}) {
         TierManager m([&] { return b; });
         {
             Pixels a(512, 512, 4, 2, m);
@@ -235,4 +237,35 @@ TEST_CASE("a freed spill slot never shows its old pixels to the next strip") {
         mtool::cache::thread_release_all();
         CHECK(nonzero == 0);
     }
+}
+
+TEST_CASE("a destroyed strip's frame serves the next strip of its size, zeroed") {
+    // Streamed images let go of strips and make new ones all the time: reusing the frames saves
+    // the page faults of fresh memory (a 6000x4000 streamed -negate: 56,000 -> 14,000).
+    TierManager m([] { return budgets(64 << 20, kUnlimited, kUnlimited); });
+    mtool::cache::Strip* a = m.create(1 << 20);
+    uint8_t* fa = m.pin(a, true);
+    std::memset(fa, 7, 1 << 20);
+    m.unpin(a);
+    mtool::cache::Strip* keep = m.create(1 << 20);  // something stays resident: the pool is kept
+    m.pin(keep, true);
+    m.unpin(keep);
+    m.destroy(a);
+    auto faults = [] {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return u.ru_minflt;
+    };
+    const long before = faults();
+    mtool::cache::Strip* b = m.create(1 << 20);
+    uint8_t* fb = m.pin(b, false);
+    uint64_t nonzero = 0;
+    for (size_t i = 0; i < (1u << 20); ++i) nonzero += fb[i] != 0;
+    const long taken = faults() - before;
+    CHECK(nonzero == 0);
+    CHECK(fb == fa);
+    CHECK(taken < 32);  // fresh memory: 256 faults of 4 KiB pages
+    m.unpin(b);
+    m.destroy(b);
+    m.destroy(keep);
 }
