@@ -294,12 +294,13 @@ std::vector<Image> predict_known(const std::string& option, const std::vector<st
                       {in.header_scaled(static_cast<int>(g.width), static_cast<int>(g.height))});
     }
     if (option == "-separate") {
-        // One gray image per selected channel.
+        // One gray image per selected channel, as ImageMagick 6's SeparateImages makes them: red,
+        // green and blue of a gray image too (each the same gray), black of CMYK only, alpha with
+        // or without an alpha channel (opaque then); none selected leaves the image.
         const Layout l = layout_of(s);
         const ChannelType ch = info->channel;
-        int n = ((ch & RedChannel) != 0) + (!l.gray() && (ch & GreenChannel) != 0) +
-                (!l.gray() && (ch & BlueChannel) != 0) + (l.cmyk() && (ch & BlackChannel) != 0) +
-                (l.alpha && (ch & OpacityChannel) != 0);
+        int n = ((ch & RedChannel) != 0) + ((ch & GreenChannel) != 0) + ((ch & BlueChannel) != 0) +
+                (l.cmyk() && (ch & BlackChannel) != 0) + ((ch & OpacityChannel) != 0);
         std::vector<Image> out;
         for (int k = 0; k < std::max(n, 1); ++k) {
             Image g = header_like(in, cols, rows);

@@ -106,6 +106,21 @@ engine() {
   check "run of $*: followed the plan ($report)" grep -q "the run followed the plan" <<<"$report"
 }
 engine "-blur 0x1 on" "native, neighbourhood, radius 6" "$I/in.jpg" -blur 0x1 o.png
+# -separate: as many images as ImageMagick 6 makes (a gray image has red, green and blue; alpha
+# is separated with or without an alpha channel; black of CMYK only; none selected: the image).
+# The plan counted one for a gray image and none for a missing alpha channel.
+for f in gray.png in.jpg alpha.png cmyk.jpg; do
+  for ch in "" "-channel RA" "-channel A" "-channel K" "-channel RGBA"; do
+    rm -f s-*.png
+    "$MTOOL" "$I/$f" $ch -separate s-%d.png 2>/dev/null
+    $IM "$I/$f" $ch -separate i-%d.png 2>/dev/null
+    want=$(ls i-*.png 2>/dev/null | wc -l); rm -f i-*.png
+    planned=$("$MTOOL" plan "$I/$f" $ch -separate s-%d.png | grep -F -- "-separate on" | sed 's/.*-> //')
+    n=1; [[ $planned =~ ^([0-9]+)\ images: ]] && n=${BASH_REMATCH[1]}
+    check "$f $ch -separate: planned $n image(s) ($planned), ImageMagick makes $want" [ "$n" = "$want" ]
+    check "$f $ch -separate: mtool makes $want" [ "$(ls s-*.png 2>/dev/null | wc -l)" = "$want" ]
+  done
+done
 engine "-blur 0x1 on" "ImageMagick (alpha)" "$I/alpha.png" -blur 0x1 o.png
 engine "-negate on" "ImageMagick (-channel)" "$I/in.jpg" -channel R -negate o.png
 engine "-rotate 30 on" "ImageMagick (its arguments or settings)" "$I/in.jpg" -rotate 30 o.png
