@@ -476,7 +476,9 @@ bool Executor::mogrify_one(::ImageInfo* info, const std::vector<std::string>& se
                               ""};
         ImageList produced;
         if (planning_) {
-            // The plan: what this step would give, from the image's header.
+            // The plan: what this step would give, from the image's header, with the settings
+            // the run syncs into the image first (-gravity for a crop of a paged image).
+            SyncImageSettings(local.get(), images[index].shell());
             if (native)
                 if (const char* p = pixels_decide(images[index].shell())) {
                     entry.engine = kEitherEngine;

@@ -638,9 +638,17 @@ void predict_list_known(const std::string& option, const std::vector<std::string
         return;
     }
     if (option == "-combine" || option == "-average" || option == "-evaluate-sequence") {
+        // -combine takes the first image's size (ImageMagick refuses others); -average and
+        // -evaluate-sequence the widest width and the tallest height (EvaluateImages' canvas).
         const ::Image* f = list.front().shell();
+        size_t w = f->columns, h = f->rows;
+        if (option != "-combine")
+            for (const Image& i : list) {
+                w = std::max<size_t>(w, i.shell()->columns);
+                h = std::max<size_t>(h, i.shell()->rows);
+            }
         demand = "list (whole images, combined)";
-        result(f->columns, f->rows, false);
+        result(w, h, false);
         return;
     }
     demand = "list (whole images in ImageMagick)";

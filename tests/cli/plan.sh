@@ -106,6 +106,23 @@ engine() {
   check "run of $*: followed the plan ($report)" grep -q "the run followed the plan" <<<"$report"
 }
 engine "-blur 0x1 on" "native, neighbourhood, radius 6" "$I/in.jpg" -blur 0x1 o.png
+# Predictions that were confident and wrong (each failed on the build before): a crop by
+# -gravity of a paged image (the plan did not sync -gravity into the image as the run does), and
+# -average / -evaluate-sequence of images of different sizes (the widest width, the tallest
+# height, not the first image's size).
+follows() {
+  local report; report=$("$MTOOL" -debug plan "$@" 2>&1 >/dev/null | grep '^plan: \(the run\|differs\)')
+  check "run of $*: followed the plan ($report)" grep -q "the run followed the plan" <<<"$report"
+}
+$IM -size 120x80 plasma: -page 200x150+10+20 paged.png
+$IM -size 200x50 xc:red wide.png
+$IM -size 80x120 xc:blue tall.png
+follows paged.png -gravity east -crop 50x50+0+0 o.png
+follows paged.png -gravity southwest -crop 60x30-5+0 +repage o.png
+follows wide.png tall.png -average o.png
+follows tall.png wide.png -evaluate-sequence max o.png
+check "tall.png wide.png -average: planned 200x120" grep -q -- "-average on .* -> 200x120" \
+  <("$MTOOL" plan tall.png wide.png -average o.png)
 # -separate: as many images as ImageMagick 6 makes (a gray image has red, green and blue; alpha
 # is separated with or without an alpha channel; black of CMYK only; none selected: the image).
 # The plan counted one for a gray image and none for a missing alpha channel.
