@@ -247,7 +247,7 @@ void Image::make_native(Diagnostics& diag) {
     // the label decides the channels, so such an image stays with ImageMagick.
     if (layout().gray() && !pixels_are_gray(shell_.get())) throw Decline{"colour pixels labelled Gray"};
     Layout l = layout();
-    int bps = shell_->depth <= 8 && !computed_ ? 1 : 2;
+    const int bps = native_bps();
     auto px = std::make_shared<Pixels>(width(), height(), l.channels(), bps);
     magick::Exception ex;
     for (int y0 = 0; y0 < height(); y0 += px->rows_per_strip()) {

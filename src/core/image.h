@@ -171,6 +171,10 @@ public:
     void make_native(Diagnostics& diag);
     /// Marks the ImageMagick pixels as computed (not decoded) values.
     void mark_computed() { computed_ = true; }
+    /// Bytes per sample of the native pixels, or of those make_native() would make.
+    int native_bps() const {
+        return pixels_ ? pixels_->bytes_per_sample() : shell_->depth <= 8 && !computed_ ? 1 : 2;
+    }
     /// Makes ImageMagick's pixels current (imports the native ones) and returns the image.
     ::Image* make_magick(Diagnostics& diag);
     /// Releases the shell to a caller that takes ownership (pixels must be in ImageMagick).

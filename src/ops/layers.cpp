@@ -66,6 +66,9 @@ const char* declines_composite(const std::vector<Image>& list, const OpCall& cal
             size.height != static_cast<size_t>(src.height()))
             return "source resize";
     }
+    // A blend into 8-bit pixels that a later step reads at Q16: ImageMagick's (decided here, from
+    // the header, so that the plan knows it).
+    if (call.ctx.precise && dst.native_bps() == 1) return "q16 blend";
     return nullptr;
 }
 
