@@ -138,6 +138,10 @@ void on_threads(size_t n, int threads, Fn&& fn) {
 ParallelIdat::ParallelIdat(std::FILE* out, size_t row_bytes, int bpp, Settings s)
     : out_(out), row_bytes_(row_bytes), bpp_(std::max(1, bpp)), s_(s) {
     s_.filter_mask = normalise_mask(s.filter_mask, s.unfiltered_default);
+    // As libpng's png_write_start_row: no filter that reads a missing neighbour.
+    if (s.height == 1) s_.filter_mask &= ~(kUp | kAvg | kPaeth);
+    if (s.width == 1) s_.filter_mask &= ~(kSub | kAvg | kPaeth);
+    if (s_.filter_mask == 0) s_.filter_mask = kNone;
     // libpng deflates with Z_FILTERED unless rows are unfiltered by mask or by default; the
     // values 1..7 leave rows unfiltered but still select Z_FILTERED (measured with 1.6.39).
     const bool value_form = s.filter_mask >= 1 && s.filter_mask <= 7;

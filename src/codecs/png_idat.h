@@ -27,6 +27,7 @@ public:
         /// it shrinks below 1/8 (drawings and text, where level 5 made files up to 1.8 times
         /// ImageMagick's); `level` is then not used.
         bool adaptive = false;
+        int width = 0, height = 0;  ///< the image's, in pixels (1 rules filters out, as libpng)
     };
 
     /// Writes IDAT chunks to `out` (after the header chunks libpng wrote) for rows of
