@@ -217,6 +217,14 @@ int Image::depth() const {
     return static_cast<int>(shell_->depth);
 }
 
+std::pair<std::shared_ptr<const Pixels>, Pixels*> Image::rewrite_pixels() {
+    std::shared_ptr<const Pixels> old = pixels_;
+    if (pixels_.use_count() > 2)  // (this image, `old`, someone else)
+        pixels_ =
+            std::make_shared<Pixels>(old->width(), old->height(), old->channels(), old->bytes_per_sample());
+    return {std::move(old), pixels_.get()};
+}
+
 Pixels& Image::mutable_pixels() {
     if (pixels_.use_count() > 1) {
         auto copy = std::make_shared<Pixels>(pixels_->width(), pixels_->height(), pixels_->channels(),

@@ -164,6 +164,10 @@ public:
     std::shared_ptr<Pixels> shared_pixels() const { return pixels_; }
     /// Copy-on-write access for in-place operators.
     Pixels& mutable_pixels();
+    /// For an operator that rewrites every sample from the old ones: the pixels to read, and
+    /// those to write: the same when this image alone holds them, else new ones of the same
+    /// geometry (no copy first). Source rows are fetched before destination rows.
+    std::pair<std::shared_ptr<const Pixels>, Pixels*> rewrite_pixels();
 
     /// Makes the pixels native (exports them from ImageMagick if needed). Pixels an ImageMagick
     /// operator computed are exported as Q16 so later reductions to 8 bits round as IM's do.

@@ -1,4 +1,6 @@
 // -negate and metadata-only operators (+repage, -strip): no neighbourhood, no bridge.
+#include <type_traits>
+
 #include "src/ops/parallel.h"
 #include "src/ops/specs.h"
 
@@ -7,21 +9,30 @@ namespace {
 
 std::vector<Image> run_negate(Image& in, OpCall& call) {
     Image out = in;
-    Pixels& p = out.mutable_pixels();
-    const int ch = p.channels();
+    // Written from the source in one pass (a shared image was copied, then negated in place).
+    auto [src, dst] = out.rewrite_pixels();
+    const int ch = dst->channels();
     const int color = out.layout().color_channels;  // alpha is left alone, as in ImageMagick
-    const int w = p.width();
-    parallel_rows(p.height(), call.ctx.threads, [&](int y0, int y1) {
+    const size_t n = static_cast<size_t>(dst->width()) * ch;
+    auto negate = [&](const auto* s, auto* d, unsigned max) {
+        using T = std::remove_pointer_t<decltype(d)>;
+        if (color == ch) {
+            // Every sample: one contiguous run the compiler vectorises (a loop over pixels and
+            // channels took 16% of a streamed 6000x4000 -negate -> jpg).
+            for (size_t i = 0; i < n; ++i) d[i] = static_cast<T>(max - s[i]);
+            return;
+        }
+        for (size_t i = 0; i < n; ++i)
+            d[i] = static_cast<T>(i % ch < static_cast<size_t>(color) ? max - s[i] : s[i]);
+    };
+    parallel_rows(dst->height(), call.ctx.threads, [&, src = src.get(), dst = dst](int y0, int y1) {
         for (int y = y0; y < y1; ++y) {
-            if (p.bytes_per_sample() == 1) {
-                uint8_t* r = p.row(y);
-                for (int x = 0; x < w; ++x)
-                    for (int c = 0; c < color; ++c) r[x * ch + c] = static_cast<uint8_t>(255 - r[x * ch + c]);
+            if (dst->bytes_per_sample() == 1) {
+                const uint8_t* s = src->row(y);  // (source first: the pin rule)
+                negate(s, dst->row(y), 255u);
             } else {
-                uint16_t* r = p.row16(y);
-                for (int x = 0; x < w; ++x)
-                    for (int c = 0; c < color; ++c)
-                        r[x * ch + c] = static_cast<uint16_t>(65535 - r[x * ch + c]);
+                const uint16_t* s = src->row16(y);
+                negate(s, dst->row16(y), 65535u);
             }
         }
     });
