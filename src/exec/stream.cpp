@@ -134,17 +134,32 @@ public:
         first = std::max(0, y0 - radius_);
         const int last = std::min(h, y1 + radius_);
         const size_t stride = static_cast<size_t>(w) * ch * bps;
-        while (ring_y0_ + static_cast<int>(ring_.size()) < last) {
-            ring_.emplace_back(stride);
-            if (!reader_->read(ring_.back().data(), 1)) throw StreamAbort{};
-        }
-        while (ring_y0_ < first) {
-            ring_.pop_front();
-            ++ring_y0_;
-        }
+        // Rows the previous band decoded (its lower margin: this band's upper one) come from the
+        // ring; the others are decoded straight into the band, in order.
         auto px = std::make_shared<Pixels>(w, last - first, ch, bps);
-        for (int y = first; y < last; ++y)
-            std::memcpy(px->row(y - first), ring_[y - ring_y0_].data(), stride);
+        const int decoded = ring_y0_ + static_cast<int>(ring_.size());  // the reader's next row
+        std::vector<uint8_t> skip;
+        for (int y = decoded; y < first; ++y) {  // (rows no band needs: none in sequence)
+            skip.resize(stride);
+            if (!reader_->read(skip.data(), 1)) throw StreamAbort{};
+        }
+        for (int y = first; y < last; ++y) {
+            uint8_t* row = px->row(y - first);
+            if (y < decoded) {
+                if (y < ring_y0_) throw StreamAbort{};  // behind the reader: not in sequence
+                std::memcpy(row, ring_[y - ring_y0_].data(), stride);
+            } else if (!reader_->read(row, 1)) {
+                throw StreamAbort{};
+            }
+        }
+        // What the next band (from y1 on) reads again: rows [y1 - radius, last).
+        ring_.clear();
+        ring_y0_ = std::max(first, std::min(last, y1 - radius_));
+        for (int y = ring_y0_; y < last; ++y) {
+            const uint8_t* row = px->row(y - first);
+            ring_.emplace_back(row, row + stride);
+        }
+        if (ring_.empty()) ring_y0_ = last;
         ImageList list;
         list.emplace_back(shell_like(shell_.get(), w, last - first), std::move(px));
         magick::InfoPtr local = magick::clone_info(info_.get());
