@@ -14,9 +14,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <future>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "cache/tiers.h"
 #include "src/codecs/codec.h"
@@ -73,6 +77,96 @@ bool streamable_output(const std::string& out, bool& png) {
     return png || strcasecmp(ext.c_str(), "jpg") == 0 || strcasecmp(ext.c_str(), "jpeg") == 0;
 }
 
+/// A reader decoding ahead on its own thread, up to `capacity` rows, so that a band's decode
+/// overlaps the computing and encoding of the ones before it (the decoder is sequential: without
+/// this, every band waited for its rows on one core). read() returns false where the reader
+/// would have: at the row whose decode failed or warned, and past the last row. Falls back to
+/// decoding on the caller's thread when no thread can be started.
+class PrefetchReader final : public codecs::RowReader {
+public:
+    PrefetchReader(std::unique_ptr<codecs::RowReader> in, int capacity)
+        : in_(std::move(in)),
+          cap_(static_cast<size_t>(std::max(capacity, 1))),
+          stride_(static_cast<size_t>(in_->width) * in_->channels * in_->bytes_per_sample),
+          buf_(cap_ * stride_) {
+        width = in_->width;
+        height = in_->height;
+        channels = in_->channels;
+        bytes_per_sample = in_->bytes_per_sample;
+        try {
+            thread_ = std::thread([this] { run(); });
+        } catch (const std::system_error&) {
+            sync_ = true;
+        }
+    }
+    ~PrefetchReader() override {
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            stop_ = true;
+        }
+        writable_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+    bool read(uint8_t* dst, int n) override {
+        if (sync_) return in_->read(dst, n);
+        for (int i = 0; i < n; ++i) {
+            std::unique_lock<std::mutex> lk(m_);
+            // A side that finds nothing to do sleeps until the other has a batch of rows for it
+            // (or is done): waking on every row cost a context switch per row.
+            if (produced_ == consumed_ && !done_) {
+                const size_t want = std::clamp<size_t>(static_cast<size_t>(height) - consumed_, 1, batch_);
+                reader_waits_ = true;
+                readable_.wait(lk, [&] { return produced_ - consumed_ >= want || done_; });
+                reader_waits_ = false;
+            }
+            if (produced_ == consumed_) return false;
+            const uint8_t* src = buf_.data() + (consumed_ % cap_) * stride_;
+            lk.unlock();  // the slot is not written again before it is consumed
+            std::memcpy(dst + i * stride_, src, stride_);
+            lk.lock();
+            ++consumed_;
+            const bool wake = decoder_waits_ && cap_ - (produced_ - consumed_) >= batch_;
+            lk.unlock();
+            if (wake) writable_.notify_one();
+        }
+        return true;
+    }
+
+private:
+    void run() {
+        std::unique_lock<std::mutex> lk(m_);
+        while (true) {
+            if (!stop_ && produced_ - consumed_ >= cap_) {
+                decoder_waits_ = true;
+                writable_.wait(lk, [&] { return stop_ || cap_ - (produced_ - consumed_) >= batch_; });
+                decoder_waits_ = false;
+            }
+            if (stop_) return;
+            if (produced_ == static_cast<size_t>(height)) break;
+            uint8_t* dst = buf_.data() + (produced_ % cap_) * stride_;
+            lk.unlock();
+            const bool ok = in_->read(dst, 1);
+            lk.lock();
+            if (!ok) break;
+            ++produced_;
+            if (reader_waits_ &&
+                (produced_ - consumed_ >= batch_ || produced_ == static_cast<size_t>(height)))
+                readable_.notify_one();
+        }
+        done_ = true;
+        readable_.notify_one();
+    }
+    std::unique_ptr<codecs::RowReader> in_;
+    const size_t cap_, stride_;
+    std::vector<uint8_t> buf_;
+    const size_t batch_ = std::max<size_t>(1, cap_ / 8);
+    std::mutex m_;
+    std::condition_variable readable_, writable_;
+    size_t produced_ = 0, consumed_ = 0;
+    bool done_ = false, stop_ = false, sync_ = false, reader_waits_ = false, decoder_waits_ = false;
+    std::thread thread_;
+};
+
 }  // namespace
 
 /// Produces the rows of the streamed result band by band.
@@ -97,6 +191,7 @@ public:
         if (!reader_ || reader_->width != static_cast<int>(shell_->columns) ||
             reader_->height != static_cast<int>(shell_->rows))
             return false;
+        if (threads_ > 1) reader_ = std::make_unique<PrefetchReader>(std::move(reader_), band_rows());
         if (png_) {
             // As read_png: the file's channels must be the layout ImageMagick's header read
             // announced (no conversion), at the depth decoded.

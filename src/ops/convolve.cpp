@@ -54,6 +54,29 @@ int optimal_width(double radius, double sigma, bool two_d) {
     }
 }
 
+/// Where the installed ImageMagick raises "width or height exceeds limit" (the line moves
+/// between Debian's security updates): asked once, by a 1x1 image's virtual row one pixel wider
+/// than the limit, which fails before anything is allocated.
+std::string nexus_limit_where(uint64_t width_limit) {
+    static const std::string where = [&] {
+        std::string at = "cache.c/SetPixelCacheNexusPixels/5457";
+        ExceptionInfo* e = AcquireExceptionInfo();
+        ImageInfo* info = AcquireImageInfo();
+        ::Image* probe = AcquireImage(info);
+        if (probe && SetImageExtent(probe, 1, 1) != MagickFalse && width_limit < (1ull << 40)) {
+            (void)GetVirtualPixels(probe, 0, 0, static_cast<size_t>(width_limit) + 1, 1, e);
+            const std::string reason = e->reason ? e->reason : "";
+            const size_t marker = reason.rfind(" @ error/");
+            if (marker != std::string::npos) at = reason.substr(marker + 9);
+        }
+        if (probe) DestroyImage(probe);
+        DestroyImageInfo(info);
+        DestroyExceptionInfo(e);
+        return at;
+    }();
+    return where;
+}
+
 /// ImageMagick's failures for kernels it cannot apply, raised before any work (the operator
 /// then leaves the image as it was, as ImageMagick's does): a 2-D kernel (-gaussian-blur,
 /// -sharpen) whose allocation no machine of this size could satisfy, and a convolution whose
@@ -74,7 +97,7 @@ void check_kernel(const Image& in, int width, const char* alloc_where) {
         static_cast<uint64_t>(in.height()) + span > b.height)
         throw Error(Severity::image_error, "width or height exceeds limit",
                     std::string(shell->filename) + "[" + std::to_string(shell->scene) + "]",
-                    "cache.c/SetPixelCacheNexusPixels/5233");
+                    nexus_limit_where(b.width));
 }
 
 /// Unnormalised 1-D Gaussian exp(-u^2 / 2 sigma^2) of the given odd width.
@@ -114,13 +137,20 @@ std::vector<double> normalised(std::vector<double> k) {
     return k;
 }
 
+/// ClampToQuantum of a finite sum (convolutions make no NaN), through a signed conversion, which
+/// vectorises where the unsigned one does not (the same value: it is at most 65535.5).
+inline int quantum_int(double q) {
+    q = q <= 0 ? 0 : (q >= kQuantumRange ? kQuantumRange : q);
+    return static_cast<int>(q + 0.5);
+}
+
 /// out[j] = sum over taps i of k[i] * src[i][j] for j in [0, n): the multiply-add every pass is
 /// made of. Each sample sums its taps in order, from 0.0, exactly as a direct loop would (no
 /// reassociation, never FMA: -ffp-contract=off), so vectorising across samples keeps every sum's
 /// bits. Taps go in groups of kGroup: a block of samples is accumulated in registers over a
 /// group, then carried in `out` to the next (a partial sum stored and reloaded is the same
 /// double), so the rows a block reads stay few enough to stream from cache.
-constexpr int kGroup = 8;
+constexpr int kGroup = 13;
 
 template <int V, int U>
 inline __attribute__((always_inline)) void taps_group(double* __restrict out, const double* const* src,
@@ -154,32 +184,130 @@ inline __attribute__((always_inline)) void taps_group(double* __restrict out, co
     }
 }
 
+/// ClampToQuantum then ImageMagick's rounding of sums to Q16, kGroup lanes at a time, in the
+/// forms the stores need: `Q16` kept as doubles (-blur's intermediate image), 16-bit samples,
+/// ScaleQuantumToChar's rounded 8 bits (`round8`), or the truncating /257. Every lane computes
+/// what quantum_int and RowOut::store compute for one sample (the same comparisons, the same
+/// truncating conversion of a value at most 65535.5), so results are identical to the scalar
+/// loops, which also do each tail.
+enum class Quantize { q16, u16, u8_round, u8_trunc };
+
+template <Quantize Q>
+inline __attribute__((always_inline)) void quantize_lanes(const double* v, void* dst, size_t n) {
+    constexpr int L = 8;
+    typedef double dvec __attribute__((vector_size(L * sizeof(double))));
+    typedef int64_t lvec __attribute__((vector_size(L * sizeof(int64_t))));
+    typedef int32_t ivec __attribute__((vector_size(L * sizeof(int32_t))));
+    typedef int32_t ivec2 __attribute__((vector_size(2 * L * sizeof(int32_t))));
+    typedef uint8_t bytes2 __attribute__((vector_size(2 * L * sizeof(int32_t))));
+    typedef uint8_t bvec2 __attribute__((vector_size(2 * L)));
+    typedef uint16_t wvec __attribute__((vector_size(L * sizeof(uint16_t))));
+    const dvec zero = dvec{} + 0.0, top = dvec{} + static_cast<double>(kQuantumRange), half = dvec{} + 0.5;
+    auto lanes = [&](const double* at, ivec& q) {
+        dvec x;
+        std::memcpy(&x, at, sizeof x);
+        const lvec low = x <= zero, high = x >= top;
+        x = low ? zero : (high ? top : x);
+        q = __builtin_convertvector(x + half, ivec);
+    };
+    size_t j = 0;
+    if constexpr (Q == Quantize::q16 || Q == Quantize::u16) {
+        for (; j + L <= n; j += L) {
+            ivec q;
+            lanes(v + j, q);
+            if constexpr (Q == Quantize::q16) {
+                const dvec r = __builtin_convertvector(q, dvec);
+                std::memcpy(static_cast<double*>(dst) + j, &r, sizeof r);
+            } else {
+                const wvec r = __builtin_convertvector(q, wvec);
+                std::memcpy(static_cast<uint16_t*>(dst) + j, &r, sizeof r);
+            }
+        }
+    } else {
+        // Two groups of lanes at a time, whose results (0..255) are narrowed to their low bytes
+        // by one shuffle (a plain conversion goes through scalars).
+        for (; j + 2 * L <= n; j += 2 * L) {
+            ivec a, b;
+            lanes(v + j, a);
+            lanes(v + j + L, b);
+            ivec2 q = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            if constexpr (Q == Quantize::u8_round) {
+                q += 128;
+                q = (q - (q >> 8)) >> 8;
+            } else {
+                q /= 257;
+            }
+            bytes2 all;
+            std::memcpy(&all, &q, sizeof all);
+            const bvec2 r = __builtin_shufflevector(all, all, 0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48,
+                                                    52, 56, 60);
+            std::memcpy(static_cast<uint8_t*>(dst) + j, &r, sizeof r);
+        }
+    }
+    for (; j < n; ++j) {
+        const int q = quantum_int(v[j]);
+        if constexpr (Q == Quantize::q16)
+            static_cast<double*>(dst)[j] = q;
+        else if constexpr (Q == Quantize::u16)
+            static_cast<uint16_t*>(dst)[j] = static_cast<uint16_t>(q);
+        else if constexpr (Q == Quantize::u8_round)
+            static_cast<uint8_t*>(dst)[j] = static_cast<uint8_t>(((q + 128) - ((q + 128) >> 8)) >> 8);
+        else
+            static_cast<uint8_t*>(dst)[j] = static_cast<uint8_t>(q / 257);
+    }
+}
+
 using TapsFn = void (*)(double*, const double* const*, const double*, int, size_t, bool);
-__attribute__((target("avx512f"))) void taps_avx512(double* out, const double* const* src, const double* k,
-                                                    int ntaps, size_t n, bool carry) {
-    taps_group<8, 4>(out, src, k, ntaps, n, carry);
-}
-__attribute__((target("avx2"))) void taps_avx2(double* out, const double* const* src, const double* k,
-                                               int ntaps, size_t n, bool carry) {
-    taps_group<4, 4>(out, src, k, ntaps, n, carry);
-}
-void taps_sse2(double* out, const double* const* src, const double* k, int ntaps, size_t n, bool carry) {
-    taps_group<2, 4>(out, src, k, ntaps, n, carry);
-}
+using QuantizeFn = void (*)(const double*, void*, size_t);
+/// One CPU's set of vector paths.
+struct Simd {
+    TapsFn taps;
+    QuantizeFn quantize[4];  ///< by Quantize
+};
+
+#define MTOOL_SIMD_PATH(name, attr, V)                                                                 \
+    attr void taps_##name(double* out, const double* const* src, const double* k, int ntaps, size_t n, \
+                          bool carry) {                                                                \
+        taps_group<V, 4>(out, src, k, ntaps, n, carry);                                                \
+    }                                                                                                  \
+    template <Quantize Q>                                                                              \
+    attr void quantize_##name(const double* v, void* dst, size_t n) {                                  \
+        quantize_lanes<Q>(v, dst, n);                                                                  \
+    }                                                                                                  \
+    const Simd simd_##name = {&taps_##name,                                                            \
+                              {&quantize_##name<Quantize::q16>, &quantize_##name<Quantize::u16>,       \
+                               &quantize_##name<Quantize::u8_round>, &quantize_##name<Quantize::u8_trunc>}};
+MTOOL_SIMD_PATH(avx512, __attribute__((target("avx512f,avx512bw"))), 8)
+MTOOL_SIMD_PATH(avx2, __attribute__((target("avx2"))), 4)
+MTOOL_SIMD_PATH(sse2, , 2)
+#undef MTOOL_SIMD_PATH
+
 /// The widest path the CPU has; MTOOL_SIMD=avx2|sse2 picks a narrower one (the tests run each).
-TapsFn pick_taps() {
+const Simd& pick_simd() {
     __builtin_cpu_init();
     const char* want = std::getenv("MTOOL_SIMD");
     const std::string w = want ? want : "";
-    if (w != "avx2" && w != "sse2" && __builtin_cpu_supports("avx512f")) return &taps_avx512;
-    if (w != "sse2" && __builtin_cpu_supports("avx2")) return &taps_avx2;
-    return &taps_sse2;
+    if (w != "avx2" && w != "sse2" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        return simd_avx512;
+    if (w != "sse2" && __builtin_cpu_supports("avx2")) return simd_avx2;
+    return simd_sse2;
+}
+const Simd& simd() {
+    static const Simd& s = pick_simd();
+    return s;
 }
 
+/// The taps go in near-equal groups of at most kGroup (25 taps: 7, 6, 6, 6, not 8, 8, 8, 1: each
+/// group is one more pass over `out`).
 void taps(double* out, const double* const* src, const std::vector<double>& k, size_t n) {
-    static const TapsFn fn = pick_taps();
+    const TapsFn fn = simd().taps;
     const int nt = static_cast<int>(k.size());
-    for (int g = 0; g < nt; g += kGroup) fn(out, src + g, k.data() + g, std::min(kGroup, nt - g), n, g > 0);
+    const int groups = (nt + kGroup - 1) / kGroup;
+    for (int g = 0, at = 0; g < groups; ++g) {
+        const int size = (nt - at + (groups - g) - 1) / (groups - g);
+        fn(out, src + at, k.data() + at, size, n, at > 0);
+        at += size;
+    }
 }
 
 /// Horizontal pass of columns [x0, x1) of one row with replicated edges, in Q16 units. The row is
@@ -214,15 +342,6 @@ void convolve_row(const Pixels& in, int y, const std::vector<double>& k, int x0,
     taps(out, at.data(), k, n);
 }
 
-/// ClampToQuantum of a finite sum (convolutions make no NaN), through a signed conversion, which
-/// vectorises where the unsigned one does not (the same value: it is at most 65535.5).
-inline int quantum_int(double q) {
-    q = q <= 0 ? 0 : (q >= kQuantumRange ? kQuantumRange : q);
-    return static_cast<int>(q + 0.5);
-}
-/// ImageMagick's Q16 rounding of an intermediate image, kept as a double.
-inline double quantum_round(double q) { return static_cast<double>(quantum_int(q)); }
-
 /// Separable convolution kx (rows) then ky (columns), all in double; `emit(y, x0, sums)` receives
 /// the samples of output row y from column x0 on. With `mid_q16` the row results are rounded to
 /// Q16 first, as ImageMagick's -blur stores its first pass in a Q16 image (that image is never
@@ -249,14 +368,25 @@ void separable(const Pixels& in, const std::vector<double>& kx, const std::vecto
     constexpr uint64_t kMinStripe = 64;
     if (budget != cache::kUnlimited && per_column * stripe > budget / 2)
         stripe = std::clamp<uint64_t>(budget / 2 / per_column, std::min<uint64_t>(kMinStripe, w), stripe);
+    // Workers taking bands of rows each recompute 2 ry rows of their neighbours' horizontal
+    // pass: a large share of a short image (a streamed band is a few hundred rows), where they
+    // take stripes instead (as many for each). Every sample is computed the same either way.
+    int stripes = static_cast<int>((w + stripe - 1) / stripe);
+    const bool by_stripes = workers > 1 && 40 * ry > h / workers && w >= workers;
+    if (by_stripes) {
+        stripes = std::min(w, (stripes + workers - 1) / workers * workers);
+        stripe = (w + stripes - 1) / stripes;
+        stripes = static_cast<int>((w + stripe - 1) / stripe);
+    }
     cache::Scratch scratch(in.manager(), per_column * stripe);
-    parallel_rows(h, threads, [&](int y0, int y1) {
+    auto work = [&](int s0, int s1, int y0, int y1) {
         const size_t max_len = static_cast<size_t>(stripe) * ch;
         std::vector<double> ring(static_cast<size_t>(slots) * max_len);
         std::vector<int> held(slots);
         std::vector<double> sum(max_len), line;
         std::vector<const double*> rows(n), at;
-        for (int x0 = 0; x0 < w; x0 += static_cast<int>(stripe)) {
+        for (int s = s0; s < s1; ++s) {
+            const int x0 = s * static_cast<int>(stripe);
             const int x1 = std::min<int>(w, x0 + static_cast<int>(stripe));
             const size_t row_len = static_cast<size_t>(x1 - x0) * ch;
             std::fill(held.begin(), held.end(), -1);  // which source row each ring slot holds
@@ -268,8 +398,7 @@ void separable(const Pixels& in, const std::vector<double>& kx, const std::vecto
                     double* s = ring.data() + static_cast<size_t>(slot) * max_len;
                     if (held[slot] != sy) {
                         convolve_row(in, sy, kx, x0, x1, line, at, s);
-                        if (mid_q16)
-                            for (size_t j = 0; j < row_len; ++j) s[j] = quantum_round(s[j]);
+                        if (mid_q16) simd().quantize[static_cast<int>(Quantize::q16)](s, s, row_len);
                         held[slot] = sy;
                     }
                     rows[i] = s;
@@ -278,30 +407,21 @@ void separable(const Pixels& in, const std::vector<double>& kx, const std::vecto
                 emit(y, static_cast<size_t>(x0) * ch, sum);
             }
         }
-    });
+    };
+    if (by_stripes)
+        parallel_rows(
+            stripes, workers, [&](int s0, int s1) { work(s0, s1, 0, h); }, 1);
+    else
+        parallel_rows(h, threads, [&](int y0, int y1) { work(0, stripes, y0, y1); });
 }
 
 /// Stores one row's sums from sample `at` on, fetching the row once.
 void store_row(Pixels& out, int y, size_t at, const std::vector<double>& s) {
     const RowOut o = row_out(out, y);
     const size_t n = s.size();
-    const double* v = s.data();
-    // RowOut::store (never alpha here: convolutions decline it), one loop per destination kind
-    // so that each vectorises.
-    if (o.wide) {
-        uint16_t* p = reinterpret_cast<uint16_t*>(o.p) + at;
-        for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint16_t>(quantum_int(v[i]));
-    } else if (o.round8) {
-        uint8_t* p = o.p + at;
-        for (size_t i = 0; i < n; ++i) {
-            const unsigned q = static_cast<unsigned>(quantum_int(v[i])) + 128u;
-            p[i] = static_cast<uint8_t>((q - (q >> 8)) >> 8);
-        }
-    } else {
-        uint8_t* p = o.p + at;
-        for (size_t i = 0; i < n; ++i)
-            p[i] = static_cast<uint8_t>(static_cast<unsigned>(quantum_int(v[i])) / 257u);
-    }
+    // RowOut::store (never alpha here: convolutions decline it).
+    const Quantize q = o.wide ? Quantize::u16 : (o.round8 ? Quantize::u8_round : Quantize::u8_trunc);
+    simd().quantize[static_cast<int>(q)](s.data(), o.p + at * (o.wide ? 2 : 1), n);
 }
 
 struct Args {
@@ -380,9 +500,17 @@ std::vector<Image> run_sharpen(Image& in, OpCall& call) {
     const Pixels& src = in.pixels();
     auto out = std::make_shared<Pixels>(in.width(), in.height(), src.channels(), result_bps(src, call.ctx));
     separable(src, g, g, call.ctx.threads, false, [&](int y, size_t at, const std::vector<double>& s) {
-        const RowIn p = row_in(src, y);
-        const RowOut o = row_out(*out, y);
-        for (size_t i = 0; i < s.size(); ++i) o.store(at + i, A * p[at + i] - B * s[i]);
+        // A p - B s per sample, one loop per source depth so that each vectorises.
+        thread_local std::vector<double> t;
+        t.resize(s.size());
+        const uint8_t* p8 = src.row(y) + at * src.bytes_per_sample();
+        if (src.bytes_per_sample() == 2) {
+            const uint16_t* p = reinterpret_cast<const uint16_t*>(p8);
+            for (size_t i = 0; i < s.size(); ++i) t[i] = A * p[i] - B * s[i];
+        } else {
+            for (size_t i = 0; i < s.size(); ++i) t[i] = A * (p8[i] * 257.0) - B * s[i];
+        }
+        store_row(*out, y, at, t);
     });
     return {in.derive(std::move(out))};
 }
