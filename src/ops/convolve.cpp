@@ -184,7 +184,7 @@ inline __attribute__((always_inline)) void taps_group(double* __restrict out, co
     }
 }
 
-/// ClampToQuantum then ImageMagick's rounding of sums to Q16, kGroup lanes at a time, in the
+/// ClampToQuantum then ImageMagick's rounding of sums to Q16, 8 (16 for bytes) at a time, in the
 /// forms the stores need: `Q16` kept as doubles (-blur's intermediate image), 16-bit samples,
 /// ScaleQuantumToChar's rounded 8 bits (`round8`), or the truncating /257. Every lane computes
 /// what quantum_int and RowOut::store compute for one sample (the same comparisons, the same
@@ -297,8 +297,8 @@ const Simd& simd() {
     return s;
 }
 
-/// The taps go in near-equal groups of at most kGroup (25 taps: 7, 6, 6, 6, not 8, 8, 8, 1: each
-/// group is one more pass over `out`).
+/// The taps go in near-equal groups of at most kGroup (25 taps: 13 and 12; 27 taps: 9, 9, 9, not
+/// 13, 13, 1): each group is one more pass over `out`.
 void taps(double* out, const double* const* src, const std::vector<double>& k, size_t n) {
     const TapsFn fn = simd().taps;
     const int nt = static_cast<int>(k.size());
