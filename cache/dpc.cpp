@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <zlib.h>
@@ -87,7 +88,8 @@ std::array<uint8_t, 8> gen1_key(const uint8_t* nonce, size_t n) {
 
 int protocol_from(const std::string& value) {
     if (value == "1" || value == "gen1") return 1;
-    if (value.empty() || value == "3" || value == "gen3") return 3;
+    if (value == "3" || value == "gen3") return 3;
+    if (value.empty() || value == "4" || value == "gen4") return 4;
     throw Error(Severity::option_error, "unrecognized distribute-cache protocol", value,
                 "distribute-cache.c/DistributePixelCacheServer");
 }
@@ -423,7 +425,7 @@ std::shared_ptr<RemoteStore> RemoteStore::open(const std::vector<Host>& hosts, u
                                                uint64_t strip_bytes) {
     const std::string secret = shared_secret();
     const ClientConfig& cfg = client_config();
-    if (cfg.protocol == 3 && secret.empty())
+    if (cfg.protocol != 1 && secret.empty())
         throw Error(Severity::cache_error, "shared secret required",
                     "DistributedPixelCache " + hosts[0].text(), "distribute-cache.c/ConnectPixelCacheServer");
     const uint64_t first = next_host.fetch_add(1);
@@ -474,14 +476,30 @@ bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_byte
     sock_->set_deadline(cfg.io_timeout);  // the whole handshake and open
     uint8_t nonce[4096];
     size_t nn;
-    if (cfg.protocol == 3) {
+    if (cfg.protocol != 1) {
         Socket::Status s = sock_->read(nonce, kNonceBytes);
         if (s != Socket::Status::ok) {
             why = "handshake failed: " + status_text(s, sock_->last_errno());
             return false;
         }
         nn = kNonceBytes;
+        if (cfg.protocol == 4) {
+            // The server sends its 16 bytes at once; an older one sends 8 and waits for the key.
+            s = sock_->read(nonce + kNonceBytes, kNonceBytes4 - kNonceBytes, 2000);
+            if (s == Socket::Status::timeout) {
+                why =
+                    "handshake failed: the server sent an 8-byte nonce (an older protocol: "
+                    "-define distribute-cache:protocol=3 or 1)";
+                return false;
+            }
+            if (s != Socket::Status::ok) {
+                why = "handshake failed: " + status_text(s, sock_->last_errno());
+                return false;
+            }
+            nn = kNonceBytes4;
+        }
         key_ = gen3_key(shared_secret(), nonce, nn);
+        if (cfg.protocol == 4) seal_ = std::make_unique<Seal>(shared_secret(), key_);
         if (Socket::Status s2 = sock_->write(key_.data(), key_.size()); s2 != Socket::Status::ok) {
             why = "handshake failed: " + status_text(s2, sock_->last_errno());
             return false;
@@ -587,9 +605,42 @@ void RemoteStore::request(uint8_t cmd, uint64_t slot, const uint8_t* out, uint8_
     header(cmd, h, columns_, (bytes + columns_ * 8 - 1) / (columns_ * 8), 0,
            static_cast<int64_t>(slot * slot_rows_), bytes);
     Socket::Status s = sock_->write(h, sizeof h);
-    if (s == Socket::Status::ok) s = out ? sock_->write(out, bytes) : sock_->read(in, bytes);
+    if (!seal_) {
+        if (s == Socket::Status::ok) s = out ? sock_->write(out, bytes) : sock_->read(in, bytes);
+        if (s != Socket::Status::ok) fail(reason, s);
+        if (in && sock_->unsolicited()) fail(reason, stray);  // an over-long reply
+        return;
+    }
+    std::array<uint8_t, kTagBytes> tag{};
+    if (out) {
+        // Gen 4: the tag over the plaintext first, then the ciphertext in chunks.
+        seal_->mac_begin();
+        seal_->mac_add(out, bytes);
+        tag = seal_->mac_finish();
+        if (s == Socket::Status::ok) s = sock_->write(tag.data(), tag.size());
+        constexpr uint64_t kChunk = 64 << 10;
+        sealed_.resize(std::min(bytes, kChunk));
+        for (uint64_t off = 0; off < bytes && s == Socket::Status::ok; off += kChunk) {
+            const size_t n = static_cast<size_t>(std::min(kChunk, bytes - off));
+            std::memcpy(sealed_.data(), out + off, n);
+            seal_->crypt(tag, off, sealed_.data(), n);
+            s = sock_->write(sealed_.data(), n);
+        }
+        if (s != Socket::Status::ok) fail(reason, s);
+        return;
+    }
+    if (s == Socket::Status::ok) s = sock_->read(tag.data(), tag.size());
+    if (s == Socket::Status::ok) s = sock_->read(in, bytes);
     if (s != Socket::Status::ok) fail(reason, s);
-    if (in && sock_->unsolicited()) fail(reason, stray);  // an over-long reply
+    if (sock_->unsolicited()) fail(reason, stray);
+    seal_->crypt(tag, 0, in, bytes);
+    seal_->mac_begin();
+    seal_->mac_add(in, bytes);
+    const auto want = seal_->mac_finish();
+    if (CRYPTO_memcmp(want.data(), tag.data(), tag.size()) != 0) {
+        std::memset(in, 0, bytes);
+        fail(reason, "payload authentication failed (a forged or corrupted reply)");
+    }
 }
 
 void RemoteStore::write(uint64_t slot, const uint8_t* data, uint64_t bytes) {

@@ -1,9 +1,14 @@
 #pragma once
-// ImageMagick 6's distributed pixel cache protocol ("DPC"), both ends: the handshake keys of its
-// two generations in use (gen 3: SipHash-2-4 of the server's nonce keyed from the policy's
-// shared secret, Debian 12's package; gen 1: a CRC-32 of build constants and the nonce, stock
-// 6.9.11-60), the request framing (`o r R w W d`, one byte, the 8-byte session key, a 40-byte
-// region header, host byte order) and a socket with timeouts.
+// ImageMagick 6's distributed pixel cache protocol ("DPC"), both ends: the handshake keys and
+// payload sealing of its three generations in use, the request framing (`o r R w W d`, one
+// byte, the 8-byte session key, a 40-byte region header, host byte order) and a socket with
+// timeouts. The generations:
+//  - gen 4 (Debian 12's package from 6.9.11.60+dfsg-1.6+deb12u16): a 16-byte server nonce, the
+//    session key SipHash-2-4 of it keyed from the policy's shared secret, and every pixel
+//    payload (`w W` requests, `r R` replies) sealed: a 32-byte tag, HMAC-SHA256 of the
+//    plaintext, then the payload XORed with a keystream (see Seal);
+//  - gen 3 (Debian's packages deb12u12..u15): the same key over an 8-byte nonce, plain payloads;
+//  - gen 1 (stock 6.9.11-60): a CRC-32 of build constants and the nonce, plain payloads.
 //
 // The server (cache/dpc_server.cpp) serves ImageMagick's clients and mtool's; the client
 // (RemoteStore, used by the tier manager's REMOTE tier) talks to either server.
@@ -20,7 +25,10 @@
 namespace mtool::cache::dpc {
 
 constexpr int kDefaultPort = 6668;
-constexpr size_t kNonceBytes = 8;
+constexpr size_t kNonceBytes = 8;    ///< gen 1 and 3
+constexpr size_t kNonceBytes4 = 16;  ///< gen 4
+constexpr size_t kTagBytes = 32;     ///< gen 4: HMAC-SHA256 before every pixel payload
+constexpr int kDefaultProtocol = 4;
 constexpr size_t kRegionHeader = 40;  ///< width, height (u64), x, y (i64), length (u64)
 constexpr size_t kOpenPayload = 32;   ///< storage_class, colorspace (i32), channels, columns, rows (u64)
 
@@ -39,13 +47,39 @@ std::array<uint8_t, 8> gen3_key(const std::string& secret, const uint8_t* nonce,
 /// followed by the nonce, zero-extended to 8 bytes (ImageMagick's GetMagickCoreSignature).
 std::array<uint8_t, 8> gen1_key(const uint8_t* nonce, size_t n);
 
-/// Handshake generation: 3 (default) or 1, from `-define distribute-cache:protocol=N`.
+/// Protocol generation: 4 (default), 3 or 1, from `-define distribute-cache:protocol=N`.
 int protocol_from(const std::string& value);
+/// Nonce bytes the server sends in generation `protocol`.
+inline size_t nonce_bytes(int protocol) { return protocol == 4 ? kNonceBytes4 : kNonceBytes; }
+
+/// Gen 4 payload sealing, both directions, as Debian's deb12u16 library does it (read from its
+/// wire traffic and machine code): with mac = HMAC-SHA256(secret, session key || 'm') and
+/// enc = HMAC-SHA256(secret, session key || 'e'), a payload P travels as
+///   tag = HMAC-SHA256(mac, P)   (32 bytes), then
+///   P[i] ^ SHA-256(enc || tag || u64le(i / 32))[i % 32]   for every byte i.
+/// The receiver decrypts and compares the tag in constant time; a mismatch fails the request.
+class Seal {
+public:
+    Seal(const std::string& secret, const std::array<uint8_t, 8>& session_key);
+    ~Seal();
+    Seal(const Seal&) = delete;
+    Seal& operator=(const Seal&) = delete;
+    /// The tag over a payload given in pieces: begin, add each piece in order, finish.
+    void mac_begin();
+    void mac_add(const uint8_t* p, size_t n);
+    std::array<uint8_t, kTagBytes> mac_finish();
+    /// XORs the keystream of `tag` at payload offsets [off, off + n) into `p` (in place).
+    void crypt(const std::array<uint8_t, kTagBytes>& tag, uint64_t off, uint8_t* p, size_t n);
+
+private:
+    struct State;
+    std::unique_ptr<State> s_;
+};
 
 /// Process-wide client settings (from -define distribute-cache:*, read by the CLI before the
 /// command runs).
 struct ClientConfig {
-    int protocol = 3;
+    int protocol = kDefaultProtocol;
     double connect_timeout = 10;  ///< seconds
     double io_timeout = 30;       ///< seconds without progress inside a request
 };
@@ -146,6 +180,8 @@ private:
     std::unique_ptr<Socket> sock_;
     Host host_;
     std::array<uint8_t, 8> key_{};
+    std::unique_ptr<Seal> seal_;   ///< gen 4
+    std::vector<uint8_t> sealed_;  ///< gen 4: a chunk of ciphertext on its way out
     uint64_t columns_ = 0, slot_rows_ = 0;
     std::mutex mu_;  ///< reads run outside the tier manager's lock, from any thread
     bool broken_ = false;

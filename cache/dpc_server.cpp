@@ -48,7 +48,7 @@ struct ServerConfig {
     std::string client;
     std::string bind = "127.0.0.1";
     std::string port;
-    int protocol = 3;
+    int protocol = kDefaultProtocol;
     bool verbose = false;
     double auth_timeout = 5;
     double io_timeout = 30;
@@ -124,20 +124,22 @@ public:
         sock_.set_quickack(true);
         sock_.set_spin(cfg_.spin_us);
         sock_.set_timeout(cfg_.io_timeout);
-        uint8_t nonce[kNonceBytes];
-        if (RAND_bytes(nonce, sizeof nonce) != 1) return end("no random nonce");
-        if (sock_.write(nonce, sizeof nonce) != Socket::Status::ok) return end("peer gone during handshake");
+        uint8_t nonce[kNonceBytes4];
+        const size_t nn = nonce_bytes(cfg_.protocol);
+        if (RAND_bytes(nonce, static_cast<int>(nn)) != 1) return end("no random nonce");
+        if (sock_.write(nonce, nn) != Socket::Status::ok) return end("peer gone during handshake");
         sock_.set_deadline(cfg_.auth_timeout);  // the whole key, not just its first byte
-        if (cfg_.protocol == 3) {
+        if (cfg_.protocol != 1) {
             uint8_t got[8];
             Socket::Status st = sock_.read(got, sizeof got);
             if (st != Socket::Status::ok)
                 return end("handshake: " + status_text(st, sock_.last_errno()), true);
-            key_ = gen3_key(cfg_.secret, nonce, sizeof nonce);
+            key_ = gen3_key(cfg_.secret, nonce, nn);
             if (CRYPTO_memcmp(got, key_.data(), 8) != 0)
                 return end("authentication failed (wrong key)", true);
+            if (cfg_.protocol == 4) seal_ = std::make_unique<Seal>(cfg_.secret, key_);
         } else {
-            key_ = gen1_key(nonce, sizeof nonce);
+            key_ = gen1_key(nonce, nn);
         }
         sock_.clear_deadline();
         authenticated();
@@ -349,6 +351,35 @@ private:
         if (!target) return false;
         const Pixels& px = *target;
         const int bpp = index ? 2 : 8;
+        if (!seal_) return pieces(px, r, bpp, [&](const uint8_t* p, uint64_t n) { return send(p, n); });
+        // Gen 4: the tag over the whole reply first (a pass over the region), then the
+        // ciphertext (a second pass, encrypted in chunks: the cache's rows stay as they are).
+        seal_->mac_begin();
+        pieces(px, r, bpp, [&](const uint8_t* p, uint64_t n) {
+            seal_->mac_add(p, n);
+            return true;
+        });
+        const auto tag = seal_->mac_finish();
+        if (!send(tag.data(), tag.size())) return false;
+        uint64_t off = 0;
+        return pieces(px, r, bpp, [&](const uint8_t* p, uint64_t n) {
+            constexpr uint64_t kChunk = 64 << 10;
+            for (uint64_t done = 0; done < n;) {
+                const size_t k = static_cast<size_t>(std::min(kChunk, n - done));
+                sealed_.resize(std::max(sealed_.size(), k));
+                std::memcpy(sealed_.data(), p + done, k);
+                seal_->crypt(tag, off, sealed_.data(), k);
+                if (!send(sealed_.data(), k)) return false;
+                done += k;
+                off += k;
+            }
+            return true;
+        });
+    }
+
+    /// The bytes of a read reply, in order, as pieces handed to `emit` (false stops).
+    template <class Emit>
+    bool pieces(const Pixels& px, const Region& r, int bpp, Emit&& emit) {
         uint64_t left = r.length;
         const int64_t cols = static_cast<int64_t>(cols_), rows = static_cast<int64_t>(rows_);
         uint64_t j = 0;
@@ -360,7 +391,7 @@ private:
                 const uint64_t run = std::min<uint64_t>(
                     {r.h - j, static_cast<uint64_t>(rps - y % rps), static_cast<uint64_t>(rows - y)});
                 const uint64_t n = std::min<uint64_t>(left, run * px.stride());
-                if (!send(px.row(y), n)) return false;
+                if (!emit(px.row(y), n)) return false;
                 cache::thread_release_all();  // one strip pinned at a time per session
                 left -= n;
                 j += run;
@@ -376,7 +407,7 @@ private:
                 if (x >= 0 && x < cols) {
                     const int64_t run = std::min(xend, cols) - x;
                     const uint64_t n = std::min<uint64_t>(left, static_cast<uint64_t>(run) * bpp);
-                    if (!send(src + x * bpp, n)) return false;
+                    if (!emit(src + x * bpp, n)) return false;
                     left -= n;
                     x += run;
                     continue;
@@ -387,7 +418,7 @@ private:
                 uint64_t n = std::min<uint64_t>(left, static_cast<uint64_t>(run) * bpp);
                 chunk_.resize(static_cast<size_t>(run * bpp));
                 for (int64_t k = 0; k < run; ++k) std::memcpy(chunk_.data() + k * bpp, edge, bpp);
-                if (!send(chunk_.data(), n)) return false;
+                if (!emit(chunk_.data(), n)) return false;
                 left -= n;
                 x += run;
             }
@@ -415,6 +446,16 @@ private:
         uint64_t left = r.length;
         const bool whole_rows = r.x == 0 && r.w == cols_;
         const int rps = px.rows_per_strip();
+        std::array<uint8_t, kTagBytes> tag{};
+        if (seal_) {
+            Socket::Status st = sock_.read(tag.data(), tag.size());
+            if (st != Socket::Status::ok) {
+                end("truncated write payload: " + status_text(st, sock_.last_errno()), true);
+                return false;
+            }
+            seal_->mac_begin();
+        }
+        uint64_t off = 0;
         for (uint64_t j = 0; j < r.h && left > 0;) {
             const int y = static_cast<int>(r.y + static_cast<int64_t>(j));
             uint8_t* dst = px.row(y) + r.x * bpp;
@@ -428,9 +469,24 @@ private:
                 end("truncated write payload: " + status_text(st, sock_.last_errno()), true);
                 return false;
             }
+            if (seal_) {
+                // Decrypted in place: a forged payload fails the request below and the session
+                // ends with its image, so no one ever reads what it wrote.
+                seal_->crypt(tag, off, dst, n);
+                seal_->mac_add(dst, n);
+                off += n;
+            }
             cache::thread_release_all();  // a stalled payload pins one strip, not a ring of them
             in_ += n;
             left -= n;
+        }
+        if (seal_) {
+            const auto want = seal_->mac_finish();
+            if (CRYPTO_memcmp(want.data(), tag.data(), tag.size()) != 0) {
+                drop_image();
+                refuse("payload authentication failed (a forged or corrupted write)");
+                return false;
+            }
         }
         return true;
     }
@@ -444,7 +500,9 @@ private:
     uint64_t cols_ = 0, rows_ = 0, bytes_ = 0;
     uint64_t requests_ = 0, in_ = 0, out_ = 0;
     std::vector<uint8_t> chunk_;
-    bool counted_ = true;  ///< still counted in `unauthenticated`
+    std::unique_ptr<Seal> seal_;   ///< gen 4
+    std::vector<uint8_t> sealed_;  ///< gen 4: a chunk of a reply, encrypted
+    bool counted_ = true;          ///< still counted in `unauthenticated`
 };
 
 double parse_seconds(const std::string& v, const char* what) {

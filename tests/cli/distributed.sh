@@ -159,8 +159,36 @@ check "gen 1 server says so" grep -q "protocol gen 1" srv4.log
 check "gen 1: mtool client and server" same g1.png ref_mt_in16_negate.png
 "$MTOOL" $MTLIM -define registry:cache:hosts=127.0.0.1:$(port 4) in16.png -negate g13.png 2>g13.err
 rc=$?
-check "gen 3 client against a gen 1 server fails cleanly" [ $rc = 1 -a ! -e g13.png ]
+check "gen 4 client against a gen 1 server fails cleanly" [ $rc = 1 -a ! -e g13.png ]
+check "  naming the older protocol" grep -q "8-byte nonce.*protocol=3 or 1" g13.err
 stop "$S4"
+
+# ---- gen 3 (Debian's packages before deb12u16: SipHash key, plain payloads) ------------------
+start_mtool 18 srv18.log -define distribute-cache:protocol=3 && S18=$LAST
+out=$($PEER probe "$(port 18)" "$SECRET" 3 2>&1)
+check "gen 3: scripted client against the mtool server" [ $? = 0 ]
+grep FAIL <<<"$out"
+check "gen 3 server says so" grep -q "protocol gen 3" srv18.log
+"$MTOOL" $MTLIM -define distribute-cache:protocol=3 -define registry:cache:hosts=127.0.0.1:$(port 18) in16.png -sharpen 5x2 g3.png
+check "gen 3: mtool client and server" same g3.png ref_mt_in16_sharpen5x2.png
+stop "$S18"
+
+# ---- gen 4 against a scripted server (sealing written from the description, in Python) -------
+$PEER gen4-server "$(port 19)" "$SECRET" >peer19.out 2>&1 &
+P19=$!; PIDS+=("$P19")
+for _ in $(seq 100); do grep -q ready peer19.out && break; sleep 0.05; done
+"$MTOOL" $MTLIM -define registry:cache:hosts=127.0.0.1:$(port 19) -debug cache in16.png -sharpen 5x2 g4p.png 2>g4p.log
+check "gen 4: mtool client against a scripted gen 4 server" same g4p.png ref_mt_in16_sharpen5x2.png
+check "gen 4: pixels went to that server" grep -q "tier REMOTE.*tiles-out [1-9]" g4p.log
+stop "$P19"
+# A reply with one flipped ciphertext bit: refused (exit 1, no output), never used.
+$PEER gen4-server "$(port 19)" "$SECRET" tamper_reads >peer19.out 2>&1 &
+P19=$!; PIDS+=("$P19")
+for _ in $(seq 100); do grep -q ready peer19.out && break; sleep 0.05; done
+err=$("$MTOOL" $MTLIM -define registry:cache:hosts=127.0.0.1:$(port 19) in16.png -sharpen 5x2 g4t.png 2>&1); rc=$?
+check "gen 4: a tampered reply: exit 1, no output" [ $rc = 1 -a ! -e g4t.png ]
+check "gen 4: a tampered reply: authentication failure reported" grep -q "payload authentication failed" <<<"$err"
+stop "$P19"
 $PEER gen1-server "$(port 5)" >peer5.out 2>&1 &
 P5=$!; PIDS+=("$P5")
 for _ in $(seq 100); do grep -q ready peer5.out && break; sleep 0.05; done
@@ -185,7 +213,7 @@ done
 # ---- the server under hostile input ---------------------------------------------------------
 start_mtool 6 srv6.log -limit memory 8MiB -limit map 16MiB -limit disk 32MiB \
   -define distribute-cache:auth-timeout=1 -define distribute-cache:max-clients=40 && S6=$LAST
-out=$($PEER probe "$(port 6)" "$SECRET" 3 2>&1)
+out=$($PEER probe "$(port 6)" "$SECRET" 4 2>&1)
 check "probe: every protocol edge case as specified" [ $? = 0 ]
 grep FAIL <<<"$out"
 out=$($PEER fuzz "$(port 6)" "$SECRET" 100000 7 2>&1)

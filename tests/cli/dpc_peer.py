@@ -3,15 +3,21 @@
 
   dpc_peer.py gen1-server PORT [BAD]    a stock 6.9.11-60 style (gen 1, CRC key) server; BAD makes it
                                         misbehave: ack_writes, overlong_reads, junk_after_open
-  dpc_peer.py stall PORT                accepts, sends a nonce, then never answers
+  dpc_peer.py gen4-server PORT SECRET [BAD]  a Debian deb12u16 style (gen 4, sealed payloads) server;
+                                        BAD: tamper_reads (flips one ciphertext bit of every reply)
+  dpc_peer.py stall PORT                accepts, sends a gen 4 nonce, then never answers
   dpc_peer.py probe PORT SECRET [GEN]   protocol checks against a server (edge cases, isolation)
   dpc_peer.py fuzz PORT SECRET N SEED   N random and mutated requests; the server must survive
   dpc_peer.py flood PORT N [K]          N connections opened at once, silent or sending K key bytes
   dpc_peer.py hold PORT SECRET          one authenticated session with an image, kept open
 
 Written from the protocol description (little-endian, Q16 PixelPacket), independent of mtool's
-C++ implementation. Loopback only; every loop is bounded.
+C++ implementation. Gen 4 sealing: mac = HMAC-SHA256(secret, key || "m"), enc = HMAC-SHA256(secret,
+key || "e"); a payload P goes as tag = HMAC-SHA256(mac, P), then P XOR SHA-256(enc || tag ||
+u64le(i // 32))[i % 32]. Loopback only; every loop is bounded.
 """
+import hashlib
+import hmac
 import os
 import random
 import select
@@ -68,6 +74,33 @@ def derive(secret):
 
 def gen1_key(nonce):
     return struct.pack("<Q", zlib.crc32(struct.pack("<IIII", 16, 0, 6, 1) + nonce))
+
+
+def seal_keys(secret, key):
+    s = secret.encode()
+    return (hmac.new(s, key + b"m", hashlib.sha256).digest(), hmac.new(s, key + b"e", hashlib.sha256).digest())
+
+
+def keystream_xor(enc, tag, data):
+    out = bytearray(data)
+    for blk in range(0, len(out), 32):
+        ks = hashlib.sha256(enc + tag + struct.pack("<Q", blk // 32)).digest()
+        for i in range(min(32, len(out) - blk)):
+            out[blk + i] ^= ks[i]
+    return bytes(out)
+
+
+def seal(secret, key, plain):
+    mac, enc = seal_keys(secret, key)
+    tag = hmac.new(mac, plain, hashlib.sha256).digest()
+    return tag + keystream_xor(enc, tag, plain)
+
+
+def unseal(secret, key, tag, cipher):
+    """The plaintext, or None when the tag does not match."""
+    mac, enc = seal_keys(secret, key)
+    plain = keystream_xor(enc, tag, cipher)
+    return plain if hmac.compare_digest(hmac.new(mac, plain, hashlib.sha256).digest(), tag) else None
 
 
 def recv_exact(s, n):
@@ -153,36 +186,104 @@ def gen1_session(c):
         c.close()
 
 
+BAD4 = ""  # gen4-server misbehaviour: tamper_reads
+
+
+def gen4_server(port, secret):
+    ls = listener(port)
+    for _ in range(1000):
+        c, _ = ls.accept()
+        threading.Thread(target=gen4_session, args=(c, secret), daemon=True).start()
+
+
+def gen4_session(c, secret):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    nonce = os.urandom(16)
+    c.sendall(nonce)
+    key = siphash24(derive(secret), nonce)
+    if recv_exact(c, 8) != key:
+        c.close()
+        return
+    img = idx = None
+    cols = rows = 0
+    while True:
+        head = recv_exact(c, 9)
+        if len(head) < 9 or head[1:] != key:
+            break
+        cmd = head[:1]
+        if cmd == b"o":
+            sc, cs, _ch, cols, rows = struct.unpack("<iiQQQ", recv_exact(c, 32))
+            img = bytearray(cols * rows * 8)
+            idx = bytearray(cols * rows * 2) if sc == 2 or cs == 12 else None
+            c.sendall(struct.pack("<i", 1))
+        elif cmd in (b"r", b"R", b"w", b"W"):
+            w, h, x, y, length = struct.unpack("<QQqqQ", recv_exact(c, 40))
+            buf, bpp = (img, 8) if cmd in (b"r", b"w") else (idx, 2)
+            if cmd in (b"w", b"W"):
+                tag = recv_exact(c, 32)
+                data = unseal(secret, key, tag, recv_exact(c, length))
+                if data is None:
+                    break
+                for j in range(h):
+                    part = data[j * w * bpp:(j + 1) * w * bpp]
+                    at = ((y + j) * cols + x) * bpp
+                    buf[at:at + len(part)] = part
+            else:
+                out = bytearray()
+                for j in range(h):
+                    at = ((y + j) * cols + x) * bpp
+                    out += buf[at:at + w * bpp]
+                sealed = bytearray(seal(secret, key, bytes(out[:length])))
+                if BAD4 == "tamper_reads" and len(sealed) > 32:
+                    sealed[32 + (len(sealed) - 32) // 2] ^= 0x10
+                c.sendall(bytes(sealed))
+        elif cmd == b"d":
+            c.sendall(struct.pack("<i", 1))
+            break
+        else:
+            break
+    c.sendall(b"\0\0\0\0")
+    c.close()
+
+
 def stall(port):
     ls = listener(port)
     conns = []
     for _ in range(64):
         c, _ = ls.accept()
-        c.sendall(os.urandom(8))
+        c.sendall(os.urandom(16))
         conns.append(c)  # never answered, never closed until the test kills us
 
 
 class Client:
-    def __init__(self, port, secret, gen=3):
+    def __init__(self, port, secret, gen=4):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        nonce = recv_exact(self.s, 8)
-        if gen == 3:
+        self.gen, self.secret = gen, secret
+        nonce = recv_exact(self.s, 16 if gen == 4 else 8)
+        if gen != 1:
             self.key = siphash24(derive(secret), nonce)
             self.s.sendall(self.key)
         else:
             self.key = gen1_key(nonce)
 
+    def sealed(self, payload):
+        return seal(self.secret, self.key, payload) if self.gen == 4 and payload else payload
+
     def open(self, cols, rows, storage=1, colorspace=13):
         self.s.sendall(b"o" + self.key + struct.pack("<iiQQQ", storage, colorspace, 0, cols, rows))
         return recv_exact(self.s, 4)
 
-    def region(self, cmd, w, h, x, y, length, payload=b""):
-        self.s.sendall(cmd + self.key + struct.pack("<QQqqQ", w, h, x, y, length) + payload)
+    def region(self, cmd, w, h, x, y, length, payload=b"", raw=False):
+        body = payload if raw else self.sealed(payload)
+        self.s.sendall(cmd + self.key + struct.pack("<QQqqQ", w, h, x, y, length) + body)
 
     def read(self, cmd, w, h, x, y, length):
         self.region(cmd, w, h, x, y, length)
-        return recv_exact(self.s, length)
+        if self.gen != 4:
+            return recv_exact(self.s, length)
+        tag = recv_exact(self.s, 32)
+        return unseal(self.secret, self.key, tag, recv_exact(self.s, length)) if len(tag) == 32 else None
 
     def closed_with_status0(self):
         got = recv_exact(self.s, 8)
@@ -248,6 +349,24 @@ def probe(port, secret, gen):
     j = Client(port, secret, gen)
     j.s.sendall(b"?" + j.key)
     check("unknown command refused", j.closed_with_status0())
+    if gen == 4:
+        t = Client(port, secret, gen)
+        t.open(4, 1)
+        body = bytearray(t.sealed(bytes(range(32))))
+        body[40] ^= 1  # one ciphertext bit
+        t.region(b"w", 4, 1, 0, 0, 32, bytes(body), raw=True)
+        check("gen 4: a tampered write refused", t.closed_with_status0())
+        t = Client(port, secret, gen)
+        t.open(4, 1)
+        t.region(b"w", 4, 1, 0, 0, 32, bytes(32) + bytes(range(32)), raw=True)  # plaintext, a null tag
+        check("gen 4: an unsealed write refused", t.closed_with_status0())
+        t = Client(port, secret, gen)
+        t.open(4, 1)
+        t.region(b"w", 4, 1, 0, 0, 32, bytes(range(32)))
+        t.region(b"r", 4, 1, 0, 0, 32)
+        tag, body = recv_exact(t.s, 32), recv_exact(t.s, 32)
+        check("gen 4: a reply is encrypted", body != bytes(range(32)))
+        check("gen 4: and authenticated", unseal(secret, t.key, tag, body) == bytes(range(32)))
     k = Client(port, secret, gen)
     k.s.sendall(b"r" + k.key + b"\1\2")
     k.s.shutdown(socket.SHUT_WR)
@@ -263,16 +382,21 @@ def fuzz(port, secret, n, seed):
     valid = [
         lambda k: b"o" + k + struct.pack("<iiQQQ", rnd.choice([1, 2]), rnd.choice([13, 12, 2]), 0,
                                          rnd.randint(1, 64), rnd.randint(1, 64)),
-        lambda k: b"w" + k + struct.pack("<QQqqQ", 8, 1, 0, 0, 64) + bytes(64),
+        lambda k: b"w" + k + struct.pack("<QQqqQ", 8, 1, 0, 0, 64) + sealer(bytes(64)),
         lambda k: b"r" + k + struct.pack("<QQqqQ", rnd.randint(1, 40), rnd.randint(1, 3), rnd.randint(-50, 50),
                                          rnd.randint(-50, 50), rnd.randint(0, 64)),
         lambda k: b"R" + k + struct.pack("<QQqqQ", 2, 1, 0, 0, 4),
-        lambda k: b"W" + k + struct.pack("<QQqqQ", 2, 1, 0, 0, 4) + bytes(4),
+        lambda k: b"W" + k + struct.pack("<QQqqQ", 2, 1, 0, 0, 4) + sealer(bytes(4)),
     ]
+    c = None
+
+    def sealer(payload):
+        return c.sealed(payload)
+
     while sent < n:
         conns += 1
         try:
-            c = Client(port, secret, 3)
+            c = Client(port, secret, 4)
         except OSError as e:
             print("connect failed after %d requests: %s" % (sent, e))
             return 1
@@ -316,7 +440,7 @@ def flood(port, n, key_bytes=0):
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
             if key_bytes:
-                recv_exact(s, 8)
+                recv_exact(s, 16)
                 s.sendall(b"\0" * key_bytes)
             socks.append(s)
         except OSError:
@@ -327,7 +451,7 @@ def flood(port, n, key_bytes=0):
 
 
 def hold(port, secret):
-    c = Client(port, secret, 3)
+    c = Client(port, secret, 4)
     ok = c.open(4, 4) == b"\1\0\0\0"
     print("held" if ok else "refused", flush=True)
     time.sleep(60)  # until the test kills us (bounded)
@@ -343,7 +467,11 @@ def main():
     elif mode == "stall":
         stall(int(sys.argv[2]))
     elif mode == "probe":
-        sys.exit(probe(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 3))
+        sys.exit(probe(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 4))
+    elif mode == "gen4-server":
+        global BAD4
+        BAD4 = sys.argv[4] if len(sys.argv) > 4 else ""
+        gen4_server(int(sys.argv[2]), sys.argv[3])
     elif mode == "fuzz":
         sys.exit(fuzz(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
     elif mode == "hold":
