@@ -33,7 +33,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 Error exhausted() {
     return Error(Severity::cache_error, "cache resources exhausted", current_label(),
-                 "cache.c/OpenPixelCache/4125");
+                 magick::where::cache_exhausted);
 }
 
 uint8_t* anonymous(uint64_t bytes) {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "src/core/magick.h"
+
 namespace mtool {
 
 Pixels::Pixels(int width, int height, int channels, int bytes_per_sample)
@@ -24,7 +26,7 @@ void Pixels::init() {
     const cache::Budgets b = manager_->budgets();
     if (static_cast<uint64_t>(width_) > b.width || static_cast<uint64_t>(height_) > b.height)
         throw Error(Severity::image_error, "width or height exceeds limit", cache::current_label(),
-                    "cache.c/OpenPixelCache/3928");
+                    magick::where::open_pixel_cache_limit(b.width, b.height));
     const bool disk_only = b.area != cache::kUnlimited && static_cast<uint64_t>(width_) * height_ > b.area;
     const int h = std::max(1, height_);
     rows_per_strip_ = cache::rows_per_strip(std::max<size_t>(stride(), 1), h, cache::strip_target(b));

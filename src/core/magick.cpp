@@ -128,4 +128,87 @@ std::string known_format(const std::string& name) {
     return mi && mi->name ? std::string(mi->name) : std::string();
 }
 
+namespace where {
+namespace {
+
+/// Runs `probe` and returns the location of the exception it raised (ImageMagick appends
+/// " @ error/file.c/Function/LINE" to the reason) when that names `site` and the reason
+/// contains `must`, else `fallback`.
+template <class Probe>
+std::string ask(const std::string& site, const std::string& fallback, const char* must, Probe&& probe) {
+    ExceptionInfo* e = AcquireExceptionInfo();
+    probe(e);
+    std::string at = fallback;
+    const std::string reason = e->reason ? e->reason : "";
+    DestroyExceptionInfo(e);
+    const size_t marker = reason.rfind(" @ ");
+    const size_t slash = marker == std::string::npos ? marker : reason.find('/', marker);
+    if (slash == std::string::npos || (must && reason.find(must) == std::string::npos)) return at;
+    const std::string found = reason.substr(slash + 1);
+    if (found.size() > site.size() + 1 && found.compare(0, site.size() + 1, site + "/") == 0 &&
+        found.find_first_not_of("0123456789", site.size() + 1) == std::string::npos)
+        at = found;
+    return at;
+}
+
+/// A 1x1 image for the cache probes (no pixels are allocated before the checks fail).
+struct Probe1 {
+    ImageInfo* info = AcquireImageInfo();
+    ::Image* image = AcquireImage(info);
+    ~Probe1() {
+        if (image) DestroyImage(image);
+        DestroyImageInfo(info);
+    }
+};
+
+/// Pings `name` (a read that fails in OpenBlob).
+void ping(const char* name, ExceptionInfo* e) {
+    ImageInfo* info = AcquireImageInfo();
+    CopyMagickString(info->filename, name, MaxTextExtent);
+    if (::Image* img = PingImage(info, e)) DestroyImageList(img);
+    DestroyImageInfo(info);
+}
+
+}  // namespace
+
+const std::string& open_blob() {
+    static const std::string at =
+        ask("blob.c/OpenBlob", "blob.c/OpenBlob/3014", "unable to open",
+            [](ExceptionInfo* e) { ping("gif:/nonexistent-mtool-probe/0.gif", e); });
+    return at;
+}
+
+const std::string& open_blob_policy() {
+    static const std::string at = ask("blob.c/OpenBlob", "blob.c/OpenBlob/2737", "security policy",
+                                      [](ExceptionInfo* e) { ping("gif:@mtool-probe", e); });
+    return at;
+}
+
+const std::string& open_pixel_cache_limit(uint64_t width_limit, uint64_t height_limit) {
+    static const std::string at =
+        ask("cache.c/OpenPixelCache", "cache.c/OpenPixelCache/4039", "exceeds limit", [&](ExceptionInfo* e) {
+            Probe1 p;
+            if (!p.image) return;
+            if (width_limit < (1ull << 30))
+                (void)SetImageExtent(p.image, static_cast<size_t>(width_limit) + 1, 1);
+            else if (height_limit < (1ull << 30))
+                (void)SetImageExtent(p.image, 1, static_cast<size_t>(height_limit) + 1);
+            InheritException(e, &p.image->exception);
+        });
+    return at;
+}
+
+const std::string& nexus_limit(uint64_t width_limit) {
+    static const std::string at =
+        ask("cache.c/SetPixelCacheNexusPixels", "cache.c/SetPixelCacheNexusPixels/5457", "exceeds limit",
+            [&](ExceptionInfo* e) {
+                Probe1 p;
+                if (p.image && SetImageExtent(p.image, 1, 1) != MagickFalse && width_limit < (1ull << 40))
+                    (void)GetVirtualPixels(p.image, 0, 0, static_cast<size_t>(width_limit) + 1, 1, e);
+            });
+    return at;
+}
+
+}  // namespace where
+
 }  // namespace mtool::magick

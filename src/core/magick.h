@@ -67,4 +67,25 @@ bool policy_allows(::PolicyDomain domain, ::PolicyRights rights, const std::stri
 /// Returns ImageMagick's name for a format if it knows one (`png` -> `PNG`), else "".
 std::string known_format(const std::string& name);
 
+/// Where (`file.c/Function/LINE`) the installed ImageMagick raises a message mtool repeats.
+/// The lines move between Debian's security updates (deb12u16 moved OpenBlob's from 2998 to
+/// 3014), so each is asked of the library once, by a probe that makes it raise that message
+/// without touching any file or allocating pixels; the value after `/` of the fallback is
+/// deb12u16's, used when a probe cannot run or names another place.
+namespace where {
+/// "unable to open image" (a file that cannot be opened, for reading or writing).
+const std::string& open_blob();
+/// A path the security policy denies, in OpenBlob.
+const std::string& open_blob_policy();
+/// "width or height exceeds limit" of a new pixel cache; `width_limit`/`height_limit` are the
+/// limits in force (the probe asks for one pixel more).
+const std::string& open_pixel_cache_limit(uint64_t width_limit, uint64_t height_limit);
+/// "width or height exceeds limit" of a virtual row wider than `width_limit`.
+const std::string& nexus_limit(uint64_t width_limit);
+/// Not probed: raising them changes global state (resource limits) or ends the process.
+inline constexpr const char* cache_exhausted = "cache.c/OpenPixelCache/4234";
+inline constexpr const char* time_limit = "cache.c/GetImagePixelCache/1932";
+inline constexpr const char* coder_policy = "constitute.c/IsCoderAuthorized/426";
+}  // namespace where
+
 }  // namespace mtool::magick

@@ -14,6 +14,7 @@
 
 #include "cache/tiers.h"
 #include "src/codecs/codec.h"
+#include "src/core/magick.h"
 #include "src/exec/io.h"
 #include "src/exec/option_parser.h"
 #include "src/ops/op_spec.h"
@@ -155,7 +156,7 @@ void check_time_limit() {
     if (limit == MagickResourceInfinity) return;
     if (std::chrono::steady_clock::now() - start > std::chrono::seconds(static_cast<long long>(limit)))
         throw Error(Severity::fatal_error, "time limit exceeded", "Operation canceled",
-                    "cache.c/GetImagePixelCache/1877");
+                    magick::where::time_limit);
 }
 
 std::vector<std::string> expand_filenames(const std::vector<std::string>& args, Context& ctx) {

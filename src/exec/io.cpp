@@ -27,7 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kOpenBlob = "blob.c/OpenBlob/2998";
 constexpr const char* kLockName = ".lock";
 /// A stage without a lock file is one whose process died between creating it and locking it;
 /// it is removed once it is this old.
@@ -41,7 +40,8 @@ Error open_error(const std::string& path, int err) {
     struct stat st;
     int shown = ::stat(path.c_str(), &st) == 0 ? EINVAL : errno;
     if (err == ELOOP || err == ENAMETOOLONG) shown = err;
-    return file_error(Severity::file_open_error, "unable to open image", path, shown, kOpenBlob);
+    return file_error(Severity::file_open_error, "unable to open image", path, shown,
+                      magick::where::open_blob());
 }
 
 Error write_error(const std::string& path, int err) {
@@ -189,11 +189,11 @@ void check_policy(const std::string& path, const std::string& format, int rights
     if (!magick::policy_allows(CoderPolicyDomain, static_cast<PolicyRights>(rights), format))
         throw Error(Severity::policy_error,
                     "attempt to perform an operation not allowed by the security policy", format,
-                    "constitute.c/IsCoderAuthorized/426");
+                    magick::where::coder_policy);
     if (!magick::policy_allows(PathPolicyDomain, static_cast<PolicyRights>(rights), path))
         throw Error(Severity::policy_error,
                     "attempt to perform an operation not allowed by the security policy", path,
-                    "blob.c/OpenBlob/2721");
+                    magick::where::open_blob_policy());
 }
 
 OutputFormat output_format(const ::ImageInfo* info, const std::string& filename, size_t frames,

@@ -11,6 +11,7 @@
 #include "cache/tiers.h"
 #include "src/codecs/codec.h"
 #include "src/codecs/common.h"
+#include "src/core/magick.h"
 #include "src/exec/executor.h"
 #include "src/exec/io.h"
 
@@ -453,7 +454,7 @@ bool Executor::write_native(const ::ImageInfo* info, ImageList& images, const st
         std::FILE* f = std::fopen(out.c_str(), "wb");
         if (!f)
             throw file_error(Severity::file_open_error, "unable to open image", shown, errno,
-                             "blob.c/OpenBlob/2998");
+                             magick::where::open_blob());
         try {
             img.make_native(ctx_.diag);
             codecs::WriteRequest req{f, shown, magick_name, info, ctx_};

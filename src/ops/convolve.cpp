@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "src/core/magick.h"
 #include "src/ops/compose.h"
 #include "src/ops/parallel.h"
 #include "src/ops/quantum.h"
@@ -54,29 +55,6 @@ int optimal_width(double radius, double sigma, bool two_d) {
     }
 }
 
-/// Where the installed ImageMagick raises "width or height exceeds limit" (the line moves
-/// between Debian's security updates): asked once, by a 1x1 image's virtual row one pixel wider
-/// than the limit, which fails before anything is allocated.
-std::string nexus_limit_where(uint64_t width_limit) {
-    static const std::string where = [&] {
-        std::string at = "cache.c/SetPixelCacheNexusPixels/5457";
-        ExceptionInfo* e = AcquireExceptionInfo();
-        ImageInfo* info = AcquireImageInfo();
-        ::Image* probe = AcquireImage(info);
-        if (probe && SetImageExtent(probe, 1, 1) != MagickFalse && width_limit < (1ull << 40)) {
-            (void)GetVirtualPixels(probe, 0, 0, static_cast<size_t>(width_limit) + 1, 1, e);
-            const std::string reason = e->reason ? e->reason : "";
-            const size_t marker = reason.rfind(" @ error/");
-            if (marker != std::string::npos) at = reason.substr(marker + 9);
-        }
-        if (probe) DestroyImage(probe);
-        DestroyImageInfo(info);
-        DestroyExceptionInfo(e);
-        return at;
-    }();
-    return where;
-}
-
 /// ImageMagick's failures for kernels it cannot apply, raised before any work (the operator
 /// then leaves the image as it was, as ImageMagick's does): a 2-D kernel (-gaussian-blur,
 /// -sharpen) whose allocation no machine of this size could satisfy, and a convolution whose
@@ -97,7 +75,7 @@ void check_kernel(const Image& in, int width, const char* alloc_where) {
         static_cast<uint64_t>(in.height()) + span > b.height)
         throw Error(Severity::image_error, "width or height exceeds limit",
                     std::string(shell->filename) + "[" + std::to_string(shell->scene) + "]",
-                    nexus_limit_where(b.width));
+                    magick::where::nexus_limit(b.width));
 }
 
 /// Unnormalised 1-D Gaussian exp(-u^2 / 2 sigma^2) of the given odd width.

@@ -115,6 +115,9 @@ TEST_CASE("host lists: commas or spaces, default port, IPv6") {
     CHECK_THROWS(parse_hosts("h:99999"));
     CHECK_THROWS(parse_hosts("h:x"));
     CHECK(protocol_from("1") == 1);
-    CHECK(protocol_from("") == 3);
+    CHECK(protocol_from("3") == 3);
+    CHECK(protocol_from("4") == 4);
+    CHECK(protocol_from("") == 4);
     CHECK_THROWS(protocol_from("2"));
+    CHECK_THROWS(protocol_from("5"));
 }
