@@ -483,6 +483,13 @@ bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_byte
             return false;
         }
         nn = kNonceBytes;
+        if (cfg.protocol == 3 && sock_->unsolicited()) {
+            // A gen 4 server sends 16 bytes at once and waits for the key.
+            why =
+                "handshake failed: the server sent a longer nonce (gen 4: "
+                "-define distribute-cache:protocol=4)";
+            return false;
+        }
         if (cfg.protocol == 4) {
             // The server sends its 16 bytes at once; an older one sends 8 and waits for the key.
             s = sock_->read(nonce + kNonceBytes, kNonceBytes4 - kNonceBytes, 2000);

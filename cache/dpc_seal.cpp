@@ -57,6 +57,7 @@ void Seal::mac_begin() {
     pad_key(s_->mac_key, 0x36, block);
     SHA256_Init(&s_->inner);
     SHA256_Update(&s_->inner, block, sizeof block);
+    OPENSSL_cleanse(block, sizeof block);
 }
 
 void Seal::mac_add(const uint8_t* p, size_t n) {
@@ -73,6 +74,9 @@ std::array<uint8_t, kTagBytes> Seal::mac_finish() {
     SHA256_Update(&outer, ih, sizeof ih);
     std::array<uint8_t, kTagBytes> tag{};
     SHA256_Final(tag.data(), &outer);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(ih, sizeof ih);
+    OPENSSL_cleanse(&outer, sizeof outer);
     return tag;
 }
 
@@ -101,6 +105,7 @@ void Seal::crypt(const std::array<uint8_t, kTagBytes>& tag, uint64_t off, uint8_
             SHA256_Transform(&c, block);
             for (int w = 0; w < 8; ++w)
                 for (int b = 0; b < 4; ++b) ks[4 * w + b] = static_cast<uint8_t>(c.h[w] >> (24 - 8 * b));
+            OPENSSL_cleanse(&c, sizeof c);
             have = counter;
         }
         const size_t at = static_cast<size_t>(pos & 31);
@@ -108,6 +113,7 @@ void Seal::crypt(const std::array<uint8_t, kTagBytes>& tag, uint64_t off, uint8_
         for (size_t k = 0; k < take; ++k) p[i + k] ^= ks[at + k];
         i += take;
     }
+    OPENSSL_cleanse(ks, sizeof ks);
 }
 
 }  // namespace mtool::cache::dpc

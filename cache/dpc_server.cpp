@@ -134,10 +134,22 @@ public:
             Socket::Status st = sock_.read(got, sizeof got);
             if (st != Socket::Status::ok)
                 return end("handshake: " + status_text(st, sock_.last_errno()), true);
-            key_ = gen3_key(cfg_.secret, nonce, nn);
-            if (CRYPTO_memcmp(got, key_.data(), 8) != 0)
-                return end("authentication failed (wrong key)", true);
-            if (cfg_.protocol == 4) seal_ = std::make_unique<Seal>(cfg_.secret, key_);
+            try {
+                key_ = gen3_key(cfg_.secret, nonce, nn);
+                if (CRYPTO_memcmp(got, key_.data(), 8) != 0) {
+                    // A gen 3 client read 8 of the 16 nonce bytes and keyed those: say so.
+                    const bool gen3 =
+                        cfg_.protocol == 4 &&
+                        CRYPTO_memcmp(got, gen3_key(cfg_.secret, nonce, kNonceBytes).data(), 8) == 0;
+                    return end(gen3 ? "authentication failed: a gen 3 client (this server speaks gen 4; "
+                                      "-define distribute-cache:protocol=3 serves it)"
+                                    : "authentication failed (wrong key)",
+                               true);
+                }
+                if (cfg_.protocol == 4) seal_ = std::make_unique<Seal>(cfg_.secret, key_);
+            } catch (const Error& e) {
+                return end("handshake: " + e.text(), true);
+            }
         } else {
             key_ = gen1_key(nonce, nn);
         }

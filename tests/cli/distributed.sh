@@ -172,6 +172,18 @@ check "gen 3 server says so" grep -q "protocol gen 3" srv18.log
 "$MTOOL" $MTLIM -define distribute-cache:protocol=3 -define registry:cache:hosts=127.0.0.1:$(port 18) in16.png -sharpen 5x2 g3.png
 check "gen 3: mtool client and server" same g3.png ref_mt_in16_sharpen5x2.png
 stop "$S18"
+# Mismatched generations are named, on both sides.
+start_mtool 20 srv20.log && S20=$LAST
+"$MTOOL" $MTLIM -define distribute-cache:protocol=3 -define registry:cache:hosts=127.0.0.1:$(port 20) in16.png -negate g34.png 2>g34.err
+rc=$?
+check "gen 3 client against a gen 4 server fails cleanly" [ $rc = 1 -a ! -e g34.png ]
+check "  naming gen 4" grep -q "longer nonce.*protocol=4" g34.err
+python3 -c "
+import sys; sys.path.insert(0, '$HERE'); import dpc_peer as P
+c = P.Client($(port 20), '$SECRET', 3); c.open(4, 4)" 2>/dev/null
+for _ in $(seq 50); do grep -q "a gen 3 client" srv20.log && break; sleep 0.05; done
+check "a gen 4 server names a gen 3 client" grep -q "a gen 3 client" srv20.log
+stop "$S20"
 
 # ---- gen 4 against a scripted server (sealing written from the description, in Python) -------
 $PEER gen4-server "$(port 19)" "$SECRET" >peer19.out 2>&1 &
