@@ -161,7 +161,8 @@ struct Probe1 {
     }
 };
 
-/// Pings `name` (a read that fails in OpenBlob).
+/// Pings `name` (a read that fails in OpenBlob). The probes name paths below /dev/null, which no
+/// one can create, so no planted file is ever parsed.
 void ping(const char* name, ExceptionInfo* e) {
     ImageInfo* info = AcquireImageInfo();
     CopyMagickString(info->filename, name, MaxTextExtent);
@@ -172,15 +173,14 @@ void ping(const char* name, ExceptionInfo* e) {
 }  // namespace
 
 const std::string& open_blob() {
-    static const std::string at =
-        ask("blob.c/OpenBlob", "blob.c/OpenBlob/3014", "unable to open",
-            [](ExceptionInfo* e) { ping("gif:/nonexistent-mtool-probe/0.gif", e); });
+    static const std::string at = ask("blob.c/OpenBlob", "blob.c/OpenBlob/3014", "unable to open",
+                                      [](ExceptionInfo* e) { ping("gif:/dev/null/mtool-probe.gif", e); });
     return at;
 }
 
 const std::string& open_blob_policy() {
     static const std::string at = ask("blob.c/OpenBlob", "blob.c/OpenBlob/2737", "security policy",
-                                      [](ExceptionInfo* e) { ping("gif:@mtool-probe", e); });
+                                      [](ExceptionInfo* e) { ping("gif:@/dev/null/mtool-probe", e); });
     return at;
 }
 
