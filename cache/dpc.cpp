@@ -505,8 +505,9 @@ bool RemoteStore::connect_to(const Host& h, uint64_t strips, uint64_t strip_byte
             }
             nn = kNonceBytes4;
         }
-        key_ = gen3_key(shared_secret(), nonce, nn);
-        if (cfg.protocol == 4) seal_ = std::make_unique<Seal>(shared_secret(), key_);
+        const std::string secret = shared_secret();
+        key_ = gen3_key(secret, nonce, nn);
+        if (cfg.protocol == 4) seal_ = std::make_unique<Seal>(secret, key_);
         if (Socket::Status s2 = sock_->write(key_.data(), key_.size()); s2 != Socket::Status::ok) {
             why = "handshake failed: " + status_text(s2, sock_->last_errno());
             return false;
@@ -620,19 +621,14 @@ void RemoteStore::request(uint8_t cmd, uint64_t slot, const uint8_t* out, uint8_
     }
     std::array<uint8_t, kTagBytes> tag{};
     if (out) {
-        // Gen 4: the tag over the plaintext first, then the ciphertext in chunks.
-        seal_->mac_begin();
-        seal_->mac_add(out, bytes);
-        tag = seal_->mac_finish();
+        // Gen 4: the tag over the plaintext first, then the ciphertext.
+        tag = seal_->tag_of(out, bytes);
         if (s == Socket::Status::ok) s = sock_->write(tag.data(), tag.size());
-        constexpr uint64_t kChunk = 64 << 10;
-        sealed_.resize(std::min(bytes, kChunk));
-        for (uint64_t off = 0; off < bytes && s == Socket::Status::ok; off += kChunk) {
-            const size_t n = static_cast<size_t>(std::min(kChunk, bytes - off));
-            std::memcpy(sealed_.data(), out + off, n);
-            seal_->crypt(tag, off, sealed_.data(), n);
-            s = sock_->write(sealed_.data(), n);
-        }
+        if (s == Socket::Status::ok)
+            seal_->crypt_out(tag, 0, out, bytes, sealed_, [&](const uint8_t* p, size_t n) {
+                s = sock_->write(p, n);
+                return s == Socket::Status::ok;
+            });
         if (s != Socket::Status::ok) fail(reason, s);
         return;
     }
@@ -641,10 +637,7 @@ void RemoteStore::request(uint8_t cmd, uint64_t slot, const uint8_t* out, uint8_
     if (s != Socket::Status::ok) fail(reason, s);
     if (sock_->unsolicited()) fail(reason, stray);
     seal_->crypt(tag, 0, in, bytes);
-    seal_->mac_begin();
-    seal_->mac_add(in, bytes);
-    const auto want = seal_->mac_finish();
-    if (CRYPTO_memcmp(want.data(), tag.data(), tag.size()) != 0) {
+    if (CRYPTO_memcmp(seal_->tag_of(in, bytes).data(), tag.data(), tag.size()) != 0) {
         std::memset(in, 0, bytes);
         fail(reason, "payload authentication failed (a forged or corrupted reply)");
     }

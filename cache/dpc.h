@@ -12,10 +12,12 @@
 //
 // The server (cache/dpc_server.cpp) serves ImageMagick's clients and mtool's; the client
 // (RemoteStore, used by the tier manager's REMOTE tier) talks to either server.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -68,8 +70,30 @@ public:
     void mac_begin();
     void mac_add(const uint8_t* p, size_t n);
     std::array<uint8_t, kTagBytes> mac_finish();
+    /// The tag of a payload given whole.
+    std::array<uint8_t, kTagBytes> tag_of(const uint8_t* p, size_t n) {
+        mac_begin();
+        mac_add(p, n);
+        return mac_finish();
+    }
     /// XORs the keystream of `tag` at payload offsets [off, off + n) into `p` (in place).
     void crypt(const std::array<uint8_t, kTagBytes>& tag, uint64_t off, uint8_t* p, size_t n);
+    /// Encrypts the `n` plaintext bytes at payload offset `off` into `buf`, 64 KiB at a time
+    /// (the source stays as it is), handing each chunk to `send`; false when `send` was.
+    template <class Send>
+    bool crypt_out(const std::array<uint8_t, kTagBytes>& tag, uint64_t off, const uint8_t* p, uint64_t n,
+                   std::vector<uint8_t>& buf, Send&& send) {
+        constexpr uint64_t kChunk = 64 << 10;
+        for (uint64_t done = 0; done < n;) {
+            const size_t k = static_cast<size_t>(std::min(kChunk, n - done));
+            if (buf.size() < k) buf.resize(k);
+            std::memcpy(buf.data(), p + done, k);
+            crypt(tag, off + done, buf.data(), k);
+            if (!send(buf.data(), k)) return false;
+            done += k;
+        }
+        return true;
+    }
 
 private:
     struct State;

@@ -375,17 +375,10 @@ private:
         if (!send(tag.data(), tag.size())) return false;
         uint64_t off = 0;
         return pieces(px, r, bpp, [&](const uint8_t* p, uint64_t n) {
-            constexpr uint64_t kChunk = 64 << 10;
-            for (uint64_t done = 0; done < n;) {
-                const size_t k = static_cast<size_t>(std::min(kChunk, n - done));
-                sealed_.resize(std::max(sealed_.size(), k));
-                std::memcpy(sealed_.data(), p + done, k);
-                seal_->crypt(tag, off, sealed_.data(), k);
-                if (!send(sealed_.data(), k)) return false;
-                done += k;
-                off += k;
-            }
-            return true;
+            const bool ok = seal_->crypt_out(tag, off, p, n, sealed_,
+                                             [&](const uint8_t* q, size_t k) { return send(q, k); });
+            off += n;
+            return ok;
         });
     }
 

@@ -138,17 +138,16 @@ template <class Probe>
 std::string ask(const std::string& site, const std::string& fallback, const char* must, Probe&& probe) {
     ExceptionInfo* e = AcquireExceptionInfo();
     probe(e);
-    std::string at = fallback;
     const std::string reason = e->reason ? e->reason : "";
     DestroyExceptionInfo(e);
     const size_t marker = reason.rfind(" @ ");
     const size_t slash = marker == std::string::npos ? marker : reason.find('/', marker);
-    if (slash == std::string::npos || (must && reason.find(must) == std::string::npos)) return at;
+    if (slash == std::string::npos || reason.find(must) == std::string::npos) return fallback;
     const std::string found = reason.substr(slash + 1);
-    if (found.size() > site.size() + 1 && found.compare(0, site.size() + 1, site + "/") == 0 &&
-        found.find_first_not_of("0123456789", site.size() + 1) == std::string::npos)
-        at = found;
-    return at;
+    const std::string prefix = site + "/";
+    const bool named = found.size() > prefix.size() && found.compare(0, prefix.size(), prefix) == 0 &&
+                       found.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+    return named ? found : fallback;
 }
 
 /// A 1x1 image for the cache probes (no pixels are allocated before the checks fail).

@@ -125,124 +125,87 @@ def listener(port):
     return ls
 
 
-BAD = ""  # gen1-server misbehaviour: ack_writes, overlong_reads, junk_after_open
+BAD = ""  # scripted-server misbehaviour: ack_writes, overlong_reads, junk_after_open (gen 1),
+#           tamper_reads (gen 4: flips one ciphertext bit of every reply)
 
 
-def gen1_server(port):
+def serve(port, handshake):
     """Serves connections (one image each, a thread each) until killed."""
     ls = listener(port)
     for _ in range(1000):
         c, _ = ls.accept()
-        threading.Thread(target=gen1_session, args=(c,), daemon=True).start()
+        threading.Thread(target=session, args=(c, handshake), daemon=True).start()
 
 
-def gen1_session(c):
-    if True:
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        nonce = os.urandom(8)
-        c.sendall(nonce)
-        key = gen1_key(nonce)
-        img = idx = None
-        cols = rows = 0
-        while True:
-            head = recv_exact(c, 9)
-            if len(head) < 9:
-                break
-            if head[1:] != key:
-                c.sendall(b"\0\0\0\0")
-                break
-            cmd = head[:1]
-            if cmd == b"o":
-                sc, cs, _ch, cols, rows = struct.unpack("<iiQQQ", recv_exact(c, 32))
-                img = bytearray(cols * rows * 8)
-                idx = bytearray(cols * rows * 2) if sc == 2 or cs == 12 else None
-                c.sendall(struct.pack("<i", 1) + (b"junk" * 750 if BAD == "junk_after_open" else b""))
-            elif cmd in (b"r", b"R", b"w", b"W"):
-                w, h, x, y, length = struct.unpack("<QQqqQ", recv_exact(c, 40))
-                buf, bpp = (img, 8) if cmd in (b"r", b"w") else (idx, 2)
-                if cmd in (b"w", b"W"):
-                    data = recv_exact(c, length)
-                    for j in range(h):
-                        part = data[j * w * bpp:(j + 1) * w * bpp]
-                        at = ((y + j) * cols + x) * bpp
-                        buf[at:at + len(part)] = part
-                    if BAD == "ack_writes":
-                        c.sendall(struct.pack("<i", 1))
-                else:
-                    out = bytearray()
-                    for j in range(h):
-                        yy = min(max(y + j, 0), rows - 1)
-                        for i in range(w):
-                            xx = min(max(x + i, 0), cols - 1)
-                            at = (yy * cols + xx) * bpp
-                            out += buf[at:at + bpp]
-                    c.sendall(bytes(out[:length]) + (b"x" * 37 if BAD == "overlong_reads" else b""))
-            elif cmd == b"d":
-                c.sendall(struct.pack("<i", 1))
-                break
-            else:
-                c.sendall(b"\0\0\0\0")
-                break
-        c.close()
-
-
-BAD4 = ""  # gen4-server misbehaviour: tamper_reads
-
-
-def gen4_server(port, secret):
-    ls = listener(port)
-    for _ in range(1000):
-        c, _ = ls.accept()
-        threading.Thread(target=gen4_session, args=(c, secret), daemon=True).start()
-
-
-def gen4_session(c, secret):
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    nonce = os.urandom(16)
+def gen1_handshake(c):
+    nonce = os.urandom(8)
     c.sendall(nonce)
-    key = siphash24(derive(secret), nonce)
-    if recv_exact(c, 8) != key:
-        c.close()
-        return
+    return gen1_key(nonce), None
+
+
+def gen4_handshake(secret):
+    def run(c):
+        nonce = os.urandom(16)
+        c.sendall(nonce)
+        key = siphash24(derive(secret), nonce)
+        return (key, secret) if recv_exact(c, 8) == key else (None, None)
+    return run
+
+
+def session(c, handshake):
+    """One connection: `handshake` gives the session key and, for gen 4, the secret that seals."""
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    key, secret = handshake(c)
     img = idx = None
     cols = rows = 0
-    while True:
+    while key:
         head = recv_exact(c, 9)
-        if len(head) < 9 or head[1:] != key:
+        if len(head) < 9:
+            break
+        if head[1:] != key:
+            c.sendall(b"\0\0\0\0")
             break
         cmd = head[:1]
         if cmd == b"o":
             sc, cs, _ch, cols, rows = struct.unpack("<iiQQQ", recv_exact(c, 32))
             img = bytearray(cols * rows * 8)
             idx = bytearray(cols * rows * 2) if sc == 2 or cs == 12 else None
-            c.sendall(struct.pack("<i", 1))
+            c.sendall(struct.pack("<i", 1) + (b"junk" * 750 if BAD == "junk_after_open" else b""))
         elif cmd in (b"r", b"R", b"w", b"W"):
             w, h, x, y, length = struct.unpack("<QQqqQ", recv_exact(c, 40))
             buf, bpp = (img, 8) if cmd in (b"r", b"w") else (idx, 2)
             if cmd in (b"w", b"W"):
-                tag = recv_exact(c, 32)
-                data = unseal(secret, key, tag, recv_exact(c, length))
-                if data is None:
-                    break
+                tag = recv_exact(c, 32) if secret else None
+                data = recv_exact(c, length)
+                if secret:
+                    data = unseal(secret, key, tag, data)
+                    if data is None:
+                        c.sendall(b"\0\0\0\0")
+                        break
                 for j in range(h):
                     part = data[j * w * bpp:(j + 1) * w * bpp]
                     at = ((y + j) * cols + x) * bpp
                     buf[at:at + len(part)] = part
+                if BAD == "ack_writes":
+                    c.sendall(struct.pack("<i", 1))
             else:
                 out = bytearray()
                 for j in range(h):
-                    at = ((y + j) * cols + x) * bpp
-                    out += buf[at:at + w * bpp]
-                sealed = bytearray(seal(secret, key, bytes(out[:length])))
-                if BAD4 == "tamper_reads" and len(sealed) > 32:
-                    sealed[32 + (len(sealed) - 32) // 2] ^= 0x10
-                c.sendall(bytes(sealed))
+                    yy = min(max(y + j, 0), rows - 1)
+                    for i in range(w):
+                        xx = min(max(x + i, 0), cols - 1)
+                        at = (yy * cols + xx) * bpp
+                        out += buf[at:at + bpp]
+                reply = bytearray(seal(secret, key, bytes(out[:length])) if secret else out[:length])
+                if BAD == "tamper_reads" and len(reply) > 32:
+                    reply[32 + (len(reply) - 32) // 2] ^= 0x10
+                c.sendall(bytes(reply) + (b"x" * 37 if BAD == "overlong_reads" else b""))
         elif cmd == b"d":
             c.sendall(struct.pack("<i", 1))
             break
         else:
+            c.sendall(b"\0\0\0\0")
             break
-    c.sendall(b"\0\0\0\0")
     c.close()
 
 
@@ -460,18 +423,17 @@ def hold(port, secret):
 
 def main():
     mode = sys.argv[1]
+    global BAD
     if mode == "gen1-server":
-        global BAD
         BAD = sys.argv[3] if len(sys.argv) > 3 else ""
-        gen1_server(int(sys.argv[2]))
+        serve(int(sys.argv[2]), gen1_handshake)
     elif mode == "stall":
         stall(int(sys.argv[2]))
     elif mode == "probe":
         sys.exit(probe(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 4))
     elif mode == "gen4-server":
-        global BAD4
-        BAD4 = sys.argv[4] if len(sys.argv) > 4 else ""
-        gen4_server(int(sys.argv[2]), sys.argv[3])
+        BAD = sys.argv[4] if len(sys.argv) > 4 else ""
+        serve(int(sys.argv[2]), gen4_handshake(sys.argv[3]))
     elif mode == "fuzz":
         sys.exit(fuzz(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
     elif mode == "hold":
